@@ -1,0 +1,84 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { MembershipsService } from '#libs/memberships';
+import { SegmentsService } from '#libs/segments';
+import { ApiProblems } from '../http/openapi.decorators.js';
+import { EmptyBodyPipe, ParseUserIdPipe } from '../http/params.js';
+import {
+  CompatChangeResultDto,
+  CompatChangeUserSegmentsDto,
+  CompatCreatedAtDto,
+  CompatCreateSegmentDto,
+  CompatMessageDto,
+  CompatSlugDto,
+  CompatUserIdDto,
+  CompatUserSegmentsDto,
+} from './dto/compat.dto.js';
+
+/**
+ * The routes of the service this one replaces, with their original request and response
+ * shapes, mapped onto the same services as the current API.
+ */
+@ApiTags('compatibility')
+@Controller()
+export class CompatController {
+  constructor(
+    private readonly segments: SegmentsService,
+    private readonly memberships: MembershipsService,
+  ) {}
+
+  @Post('user')
+  @ApiOperation({ operationId: 'compatCreateUser', summary: 'Register a new user (original API)', description: 'Allocates a new user id.', deprecated: true })
+  @ApiCreatedResponse({ type: CompatUserIdDto })
+  @ApiProblems(503)
+  async createUser(@Body(EmptyBodyPipe) _body: unknown): Promise<CompatUserIdDto> {
+    return { user_id: await this.memberships.registerNewUser() };
+  }
+
+  @Post('segment')
+  @ApiOperation({ operationId: 'compatCreateSegment', summary: 'Create a segment (original API)', description: 'Same as POST /segments.', deprecated: true })
+  @ApiCreatedResponse({ type: CompatCreatedAtDto })
+  @ApiProblems(409)
+  async createSegment(@Body() body: CompatCreateSegmentDto): Promise<CompatCreatedAtDto> {
+    const segment = await this.segments.create({ slug: body.slug, autoPercent: body.user_percent });
+    return { created_at: segment.createdAt };
+  }
+
+  @Delete('segment')
+  @HttpCode(200)
+  @ApiOperation({ operationId: 'compatDeleteSegment', summary: 'Delete a segment (original API)', description: 'Same as DELETE /segments/{slug}.', deprecated: true })
+  @ApiOkResponse({ type: CompatMessageDto })
+  @ApiProblems(404)
+  async deleteSegment(@Body() body: CompatSlugDto): Promise<CompatMessageDto> {
+    await this.segments.delete(body.slug);
+    return { message: 'ok' };
+  }
+
+  @Post('segment/user')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'compatChangeUserSegments',
+    summary: "Add and remove a user's segments (original API)",
+    description: 'Same as PATCH /users/{user_id}/segments; the counts are of the segments that really changed.',
+    deprecated: true,
+  })
+  @ApiOkResponse({ type: CompatChangeResultDto })
+  @ApiProblems(413, 422)
+  async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto): Promise<CompatChangeResultDto> {
+    const result = await this.memberships.changeUserSegments(
+      body.user_id,
+      { add: (body.add_segments ?? []).map((slug) => ({ slug, ttlSeconds: body.ttl })), remove: body.delete_segments ?? [] },
+      { add: 'add_segments', remove: 'delete_segments' },
+    );
+    return { segments_added: result.added.length, segments_deleted: result.removed.length };
+  }
+
+  @Get('segment/user/:user_id')
+  @ApiOperation({ operationId: 'compatGetUserSegments', summary: "Get a user's segments (original API)", description: 'Same as GET /users/{user_id}/segments.', deprecated: true })
+  @ApiOkResponse({ type: CompatUserSegmentsDto })
+  @ApiProblems()
+  async userSegments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<CompatUserSegmentsDto> {
+    const segments = await this.memberships.userSegments(userId);
+    return { segments: segments.map((segment) => ({ slug: segment.slug })) };
+  }
+}

@@ -1,0 +1,86 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { MAX_TTL_SECONDS } from '#libs/memberships';
+import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
+import { MAX_USER_ID } from '#libs/users';
+import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { MAX_SLUGS_PER_REQUEST } from '../../users/dto/user-request.dto.js';
+
+export class CompatSlugDto {
+  @ApiProperty({ example: 'AVITO_VOICE_MESSAGES', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH })
+  @IsString()
+  @Matches(SLUG_PATTERN, { message: SLUG_RULE })
+  slug: string;
+}
+
+export class CompatCreateSegmentDto extends CompatSlugDto {
+  @ApiPropertyOptional({ minimum: 0, maximum: 100, example: 30, description: 'Share of users given the segment automatically' })
+  @IsOptional()
+  @IsNumber({ maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(100)
+  user_percent?: number;
+}
+
+export class CompatChangeUserSegmentsDto {
+  @ApiProperty({ minimum: 1, maximum: MAX_USER_ID, example: 1000 })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_USER_ID)
+  user_id: number;
+
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_VOICE_MESSAGES'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
+  @IsString({ each: true })
+  @Matches(SLUG_PATTERN, { each: true, message: `each value in add_segments ${SLUG_RULE}` })
+  add_segments?: string[];
+
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_DISCOUNT_50'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
+  @IsString({ each: true })
+  @Matches(SLUG_PATTERN, { each: true, message: `each value in delete_segments ${SLUG_RULE}` })
+  delete_segments?: string[];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400, description: 'Time-to-live of the added segments, in seconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TTL_SECONDS)
+  ttl?: number;
+}
+
+export class CompatUserIdDto {
+  @ApiProperty({ example: 1 })
+  user_id: number;
+}
+
+export class CompatCreatedAtDto {
+  @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
+  created_at: Date;
+}
+
+export class CompatMessageDto {
+  @ApiProperty({ example: 'ok' })
+  message: string;
+}
+
+export class CompatChangeResultDto {
+  @ApiProperty({ example: 1 })
+  segments_added: number;
+
+  @ApiProperty({ example: 0 })
+  segments_deleted: number;
+}
+
+export class CompatSlugItemDto {
+  @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
+  slug: string;
+}
+
+export class CompatUserSegmentsDto {
+  @ApiProperty({ type: [CompatSlugItemDto] })
+  segments: CompatSlugItemDto[];
+}

@@ -1,0 +1,30 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ProblemDto } from './problem.dto.js';
+import { PROBLEM_CONTENT_TYPE } from './problem.filter.js';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is malformed or invalid; `errors` names every bad field',
+  404: 'The resource does not exist',
+  409: 'The request conflicts with the current state',
+  413: 'The request body is larger than the configured limit',
+  415: 'The request body is not JSON',
+  422: 'The request refers to segments that do not exist; `errors` names each, nothing was changed',
+  500: 'Unexpected failure; logged under `request_id`',
+  503: 'A dependency is unavailable; retry later',
+};
+
+/** Documents the problem+json responses an operation can give (400 and 500 are always possible). */
+export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
+  const all = [...new Set([400, ...statuses, 500])].sort();
+  return applyDecorators(
+    ApiExtraModels(ProblemDto),
+    ...all.map((status) =>
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'Error',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDto) } } },
+      }),
+    ),
+  );
+}

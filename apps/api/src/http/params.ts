@@ -1,0 +1,31 @@
+import { Injectable, type PipeTransform } from '@nestjs/common';
+import { ProblemException } from '#libs/common';
+import { isSlug, SLUG_RULE } from '#libs/segments';
+import { MAX_USER_ID } from '#libs/users';
+
+@Injectable()
+export class ParseUserIdPipe implements PipeTransform<string, number> {
+  transform(value: string): number {
+    if (/^[1-9][0-9]{0,15}$/.test(value) && Number(value) <= MAX_USER_ID) return Number(value);
+    throw ProblemException.validation([{ field: 'user_id', message: `must be an integer from 1 to ${MAX_USER_ID}` }]);
+  }
+}
+
+@Injectable()
+export class ParseSlugPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (isSlug(value)) return value;
+    throw ProblemException.validation([{ field: 'slug', message: SLUG_RULE }]);
+  }
+}
+
+/** For routes that take no body: any field sent is rejected rather than silently ignored. */
+@Injectable()
+export class EmptyBodyPipe implements PipeTransform<unknown, undefined> {
+  transform(value: unknown): undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return undefined;
+    const fields = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : ['body'];
+    throw ProblemException.validation(fields.map((field) => ({ field, message: 'is not accepted: this route takes no body' })));
+  }
+}

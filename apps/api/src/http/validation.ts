@@ -1,0 +1,30 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ProblemException, type ProblemFieldError } from '#libs/common';
+
+/**
+ * Request validation: unknown fields are rejected (a typo never silently does nothing),
+ * and every bad field is named by its path (`add[1].ttl_seconds`).
+ */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    transform: true,
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => ProblemException.validation(flattenValidationErrors(errors)),
+  });
+}
+
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): ProblemFieldError[] {
+  return errors.flatMap((error) => {
+    const field = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
+    const own = Object.values(error.constraints ?? {}).map((message) => ({ field: field || 'body', message: stripPropertyName(message, error.property) }));
+    return [...own, ...flattenValidationErrors(error.children ?? [], field)];
+  });
+}
+
+/** class-validator messages start with the property name ("user_id must be…"); the field already says it. */
+function stripPropertyName(message: string, property: string): string {
+  return property && message.startsWith(`${property} `) ? message.slice(property.length + 1) : message;
+}

@@ -1,0 +1,17 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Segmentation service')
+    .setDescription(
+      'Segments (experiments, discounts, feature tests) and the users in them: memberships with TTL, ' +
+        'percent rollouts, history and monthly CSV reports. Errors are RFC 9457 `application/problem+json`.',
+    )
+    .setVersion('1.0.0')
+    .addTag('segments', 'Segment catalogue')
+    .addTag('users', 'Users and their segments')
+    .addTag('compatibility', 'Routes of the original service, kept working (deprecated)')
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}

@@ -1,0 +1,66 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { SegmentMember } from '#libs/memberships';
+import type { SegmentEntity } from '#libs/segments';
+
+export class SegmentDto {
+  @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
+  slug: string;
+
+  @ApiProperty({ type: String, nullable: true, example: 'Voice messages in chats' })
+  description: string | null;
+
+  @ApiProperty({ type: Number, nullable: true, example: 30 })
+  auto_percent: number | null;
+
+  @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
+  created_at: Date;
+
+  @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
+  updated_at: Date;
+
+  static from(segment: SegmentEntity): SegmentDto {
+    return {
+      slug: segment.slug,
+      description: segment.description,
+      auto_percent: segment.autoPercent,
+      created_at: segment.createdAt,
+      updated_at: segment.updatedAt,
+    };
+  }
+}
+
+export class SegmentDetailsDto extends SegmentDto {
+  @ApiProperty({ description: 'Users currently in the segment (expired memberships excluded)', example: 3 })
+  member_count: number;
+}
+
+export class SegmentPageDto {
+  @ApiProperty({ type: [SegmentDto] })
+  items: SegmentDto[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next page; null on the last page' })
+  next_cursor: string | null;
+}
+
+export class SegmentMemberDto {
+  @ApiProperty({ example: 1000 })
+  user_id: number;
+
+  @ApiProperty({ type: Date, nullable: true, example: null })
+  expires_at: Date | null;
+
+  @ApiProperty({ enum: ['manual', 'auto'], example: 'manual' })
+  source: 'manual' | 'auto';
+
+  static from(member: SegmentMember): SegmentMemberDto {
+    return { user_id: member.userId, expires_at: member.expiresAt, source: member.source };
+  }
+}
+
+export class SegmentMemberPageDto {
+  @ApiProperty({ type: [SegmentMemberDto] })
+  items: SegmentMemberDto[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next page; null on the last page' })
+  next_cursor: string | null;
+}

@@ -1,0 +1,80 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { toPage } from '#libs/common';
+import { MembershipsService } from '#libs/memberships';
+import { SegmentsService } from '#libs/segments';
+import { ApiProblems } from '../http/openapi.decorators.js';
+import { PageQueryDto } from '../http/page.dto.js';
+import { ParseSlugPipe } from '../http/params.js';
+import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
+import { SegmentDetailsDto, SegmentDto, SegmentMemberDto, SegmentMemberPageDto, SegmentPageDto } from './dto/segment-response.dto.js';
+
+@ApiTags('segments')
+@Controller('segments')
+export class SegmentsController {
+  constructor(
+    private readonly segments: SegmentsService,
+    private readonly memberships: MembershipsService,
+  ) {}
+
+  @Post()
+  @ApiOperation({ operationId: 'createSegment', summary: 'Create a segment', description: 'Slugs are unique among active segments.' })
+  @ApiCreatedResponse({ type: SegmentDto })
+  @ApiProblems(409)
+  async create(@Body() body: CreateSegmentDto): Promise<SegmentDto> {
+    const segment = await this.segments.create({ slug: body.slug, description: body.description, autoPercent: body.auto_percent });
+    return SegmentDto.from(segment);
+  }
+
+  @Get()
+  @ApiOperation({ operationId: 'listSegments', summary: 'List segments', description: 'Active segments ordered by slug, cursor-paginated.' })
+  @ApiOkResponse({ type: SegmentPageDto })
+  @ApiProblems()
+  async list(@Query() query: PageQueryDto): Promise<SegmentPageDto> {
+    const rows = await this.segments.list(query.limit, query.cursor);
+    const page = toPage(rows, query.limit, (segment) => segment.slug);
+    return { items: page.items.map(SegmentDto.from), next_cursor: page.next_cursor };
+  }
+
+  @Get(':slug')
+  @ApiOperation({ operationId: 'getSegment', summary: 'Get a segment', description: 'The segment with its current member count.' })
+  @ApiOkResponse({ type: SegmentDetailsDto })
+  @ApiProblems(404)
+  async get(@Param('slug', ParseSlugPipe) slug: string): Promise<SegmentDetailsDto> {
+    const segment = await this.segments.getBySlug(slug);
+    return { ...SegmentDto.from(segment), member_count: await this.memberships.countMembers(segment.id) };
+  }
+
+  @Patch(':slug')
+  @ApiOperation({ operationId: 'updateSegment', summary: 'Change a segment', description: 'Changes the description and/or the automatic percentage.' })
+  @ApiOkResponse({ type: SegmentDto })
+  @ApiProblems(404)
+  async update(@Param('slug', ParseSlugPipe) slug: string, @Body() body: UpdateSegmentDto): Promise<SegmentDto> {
+    const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent });
+    return SegmentDto.from(segment);
+  }
+
+  @Delete(':slug')
+  @HttpCode(204)
+  @ApiOperation({
+    operationId: 'deleteSegment',
+    summary: 'Delete a segment',
+    description: 'The segment disappears from every read at once and its slug may be created again.',
+  })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiProblems(404)
+  async delete(@Param('slug', ParseSlugPipe) slug: string): Promise<void> {
+    await this.segments.delete(slug);
+  }
+
+  @Get(':slug/users')
+  @ApiOperation({ operationId: 'listSegmentMembers', summary: 'List members of a segment', description: 'Current members by ascending user id, cursor-paginated.' })
+  @ApiOkResponse({ type: SegmentMemberPageDto })
+  @ApiProblems(404)
+  async members(@Param('slug', ParseSlugPipe) slug: string, @Query() query: PageQueryDto): Promise<SegmentMemberPageDto> {
+    const segment = await this.segments.getBySlug(slug);
+    const rows = await this.memberships.segmentMembers(segment.id, query.limit, query.cursor);
+    const page = toPage(rows, query.limit, (member) => member.userId);
+    return { items: page.items.map(SegmentMemberDto.from), next_cursor: page.next_cursor };
+  }
+}

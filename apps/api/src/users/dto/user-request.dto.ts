@@ -1,0 +1,88 @@
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { MAX_TTL_SECONDS } from '#libs/memberships';
+import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
+import { MAX_USER_ID } from '#libs/users';
+import { plainToInstance, Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { IsAbsentWith, IsFutureInstant } from '../../http/validators.js';
+
+/** Most slugs one request may add or remove. */
+export const MAX_SLUGS_PER_REQUEST = 1000;
+export const MAX_BULK_USER_IDS = 100_000;
+
+export class RegisterUserDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Your own id for the user; omit it to get a new one' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_USER_ID)
+  user_id?: number;
+}
+
+export class BulkRegisterUsersDto {
+  @ApiProperty({ type: [Number], minItems: 1, maxItems: MAX_BULK_USER_IDS, example: [1000, 1002, 1004] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BULK_USER_IDS)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(MAX_USER_ID, { each: true })
+  user_ids: number[];
+}
+
+export class AddSegmentItemDto {
+  @ApiProperty({ example: 'AVITO_DISCOUNT_30', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH })
+  @IsString()
+  @Matches(SLUG_PATTERN, { message: SLUG_RULE })
+  slug: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400, description: 'Membership lasts this many seconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TTL_SECONDS)
+  ttl_seconds?: number;
+
+  @ApiPropertyOptional({ format: 'date-time', example: '2030-01-31T12:00:00Z', description: 'Membership lasts until this instant (at most ten years ahead)' })
+  @IsOptional()
+  @IsFutureInstant(MAX_TTL_SECONDS)
+  @IsAbsentWith('ttl_seconds')
+  expires_at?: string;
+}
+
+/** Bare slugs in `add` are shorthand for `{slug}` (objects are converted by @Type, which runs first). */
+const slugsToItems = ({ value }: { value: unknown }) =>
+  Array.isArray(value) ? value.map((item: unknown) => (typeof item === 'string' ? plainToInstance(AddSegmentItemDto, { slug: item }) : item)) : value;
+
+@ApiExtraModels(AddSegmentItemDto)
+export class ChangeUserSegmentsDto {
+  @ApiPropertyOptional({
+    type: 'array',
+    maxItems: MAX_SLUGS_PER_REQUEST,
+    items: { oneOf: [{ type: 'string', pattern: SLUG_PATTERN.source }, { $ref: getSchemaPath(AddSegmentItemDto) }] },
+    example: ['AVITO_VOICE_MESSAGES', { slug: 'AVITO_DISCOUNT_30', ttl_seconds: 86400 }],
+    description: 'Segments to add: slugs, or items with their own expiry',
+  })
+  @IsOptional()
+  @Transform(slugsToItems)
+  @IsArray()
+  @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
+  @ValidateNested({ each: true })
+  @Type(() => AddSegmentItemDto)
+  add?: AddSegmentItemDto[];
+
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_DISCOUNT_50'], description: 'Segments to remove' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
+  @IsString({ each: true })
+  @Matches(SLUG_PATTERN, { each: true, message: `each value in remove ${SLUG_RULE}` })
+  remove?: string[];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 3600, description: 'Default time-to-live of the added segments, in seconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TTL_SECONDS)
+  ttl_seconds?: number;
+}

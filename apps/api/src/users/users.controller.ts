@@ -1,0 +1,73 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { MembershipsService } from '#libs/memberships';
+import type { FastifyReply } from 'fastify';
+import { ApiProblems } from '../http/openapi.decorators.js';
+import { ParseUserIdPipe } from '../http/params.js';
+import { BulkRegisterUsersDto, ChangeUserSegmentsDto, RegisterUserDto } from './dto/user-request.dto.js';
+import { BulkRegisterResultDto, ChangeUserSegmentsResultDto, UserIdDto, UserSegmentDto, UserSegmentsDto } from './dto/user-response.dto.js';
+
+@ApiTags('users')
+@Controller('users')
+export class UsersController {
+  constructor(private readonly memberships: MembershipsService) {}
+
+  @Post()
+  @ApiOperation({
+    operationId: 'registerUser',
+    summary: 'Register a user',
+    description: 'Registers the user under your id (201, or 200 when already registered), or under a new id when `user_id` is omitted.',
+  })
+  @ApiCreatedResponse({ type: UserIdDto, description: 'Registered' })
+  @ApiOkResponse({ type: UserIdDto, description: 'Already registered' })
+  @ApiProblems(503)
+  async register(@Body() body: RegisterUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserIdDto> {
+    if (body.user_id === undefined) return { user_id: await this.memberships.registerNewUser() };
+    const created = await this.memberships.registerUser(body.user_id);
+    if (!created) void reply.status(200);
+    return { user_id: body.user_id };
+  }
+
+  @Post('bulk')
+  @HttpCode(200)
+  @ApiOperation({ operationId: 'registerUsers', summary: 'Register many users', description: 'Registers up to 100 000 ids at once.' })
+  @ApiOkResponse({ type: BulkRegisterResultDto })
+  @ApiProblems(413)
+  async registerMany(@Body() body: BulkRegisterUsersDto): Promise<BulkRegisterResultDto> {
+    return this.memberships.registerUsers(body.user_ids);
+  }
+
+  @Get(':user_id/segments')
+  @ApiOperation({
+    operationId: 'getUserSegments',
+    summary: "Get a user's segments",
+    description: 'Current segments sorted by slug; an unknown user has none.',
+  })
+  @ApiOkResponse({ type: UserSegmentsDto })
+  @ApiProblems()
+  async segments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<UserSegmentsDto> {
+    const segments = await this.memberships.userSegments(userId);
+    return { user_id: userId, segments: segments.map(UserSegmentDto.from) };
+  }
+
+  @Patch(':user_id/segments')
+  @ApiOperation({
+    operationId: 'changeUserSegments',
+    summary: "Add and remove a user's segments",
+    description:
+      'Atomic: when any slug is unknown nothing is applied. Re-adding a segment keeps it and sets its expiry to what this request says. Registers the user when new.',
+  })
+  @ApiOkResponse({ type: ChangeUserSegmentsResultDto })
+  @ApiProblems(413, 422)
+  async change(@Param('user_id', ParseUserIdPipe) userId: number, @Body() body: ChangeUserSegmentsDto): Promise<ChangeUserSegmentsResultDto> {
+    const result = await this.memberships.changeUserSegments(userId, {
+      add: (body.add ?? []).map((item) => ({
+        slug: item.slug,
+        ttlSeconds: item.ttl_seconds ?? (item.expires_at === undefined ? body.ttl_seconds : undefined),
+        expiresAt: item.expires_at === undefined ? undefined : new Date(item.expires_at),
+      })),
+      remove: body.remove ?? [],
+    });
+    return ChangeUserSegmentsResultDto.from(result);
+  }
+}

@@ -1,0 +1,20 @@
+import type { AppConfig } from '#libs/config';
+import type { DataSourceOptions } from 'typeorm';
+import { migrations } from './migrations/index.js';
+
+/** Connection settings shared by the Nest module, the migration CLI and the tests. */
+export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: config.DATABASE_URL,
+    // User ids are bounded to 2^53 - 1 by a CHECK constraint, so int8 values are exact as numbers.
+    parseInt8: true,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: 'segmentation-service',
+    migrations,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['error', 'warn'],
+  };
+}

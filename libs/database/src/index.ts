@@ -1,0 +1,4 @@
+export * from './data-source-options.js';
+export * from './database.module.js';
+export * from './migrate.js';
+export * from './query.js';

@@ -1,0 +1,4 @@
+import { InitialSchema1764200000000 } from './1764200000000-initial-schema.js';
+
+/** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
+export const migrations = [InitialSchema1764200000000];

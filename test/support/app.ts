@@ -1,0 +1,62 @@
+import { Test } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppConfig } from '#libs/config';
+import pg from 'pg';
+import request from 'supertest';
+import { inject } from 'vitest';
+import { ApiModule } from '../../apps/api/src/api.module.js';
+import { configureApp, createHttpAdapter } from '../../apps/api/src/app.js';
+import { randomSuffix, serverUrl } from './database.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** supertest against the app's HTTP server. */
+  http: () => ReturnType<typeof request>;
+  /** Direct access to the suite's database, for arranging and asserting. */
+  db: pg.Pool;
+  config: AppConfig;
+  close: () => Promise<void>;
+}
+
+/**
+ * The API on a database of its own (a copy of the migrated template) and a Redis prefix of
+ * its own; `close()` drops both.
+ */
+export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+  const database = `seg_test_${randomSuffix()}`;
+  const server = inject('databaseServerUrl');
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database} TEMPLATE ${inject('templateDatabase')}`);
+
+  const config = Object.assign(new AppConfig(), {
+    NODE_ENV: 'test',
+    DATABASE_URL: serverUrl(server, database),
+    REDIS_URL: inject('redisUrl'),
+    REDIS_PREFIX: `test:${database}`,
+    RUN_MIGRATIONS: false,
+    ...overrides,
+  } satisfies Partial<AppConfig>);
+
+  const moduleRef = await Test.createTestingModule({ imports: [ApiModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config)
+    .compile();
+  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config), { logger: ['error', 'warn'] }));
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
+
+  return {
+    app,
+    http: () => request(app.getHttpServer()),
+    db,
+    config,
+    close: async () => {
+      await app.close();
+      await db.end();
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
