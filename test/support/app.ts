@@ -1,4 +1,4 @@
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig } from '#libs/config';
 import pg from 'pg';
@@ -22,7 +22,10 @@ export interface TestApp {
  * The API on a database of its own (a copy of the migrated template) and a Redis prefix of
  * its own; `close()` drops both.
  */
-export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Partial<AppConfig> = {},
+  customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+): Promise<TestApp> {
   const database = `seg_test_${randomSuffix()}`;
   const server = inject('databaseServerUrl');
   const admin = new pg.Client({ connectionString: server });
@@ -38,11 +41,14 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise
     ...overrides,
   } satisfies Partial<AppConfig>);
 
-  const moduleRef = await Test.createTestingModule({ imports: [ApiModule] })
-    .overrideProvider(AppConfig)
-    .useValue(config)
-    .compile();
-  const app = configureApp(moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config), { logger: ['error', 'warn'] }));
+  const moduleRef = await customize(
+    Test.createTestingModule({ imports: [ApiModule] })
+      .overrideProvider(AppConfig)
+      .useValue(config),
+  ).compile();
+  const app = configureApp(
+    moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config), { logger: ['error', 'warn'] }),
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
@@ -55,8 +61,22 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}): Promise
     close: async () => {
       await app.close();
       await db.end();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await dropDatabase(admin, database);
       await admin.end();
     },
   };
+}
+
+/** Drops a suite database once its last connection has gone (closing pools finish asynchronously). */
+export async function dropDatabase(admin: pg.Client, database: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '55006') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }

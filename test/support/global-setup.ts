@@ -28,7 +28,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const admin = new pg.Client({ connectionString: services.databaseUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${template}`);
-  const dataSource = await new DataSource(dataSourceOptions({ DATABASE_URL: serverUrl(services.databaseUrl, template), DATABASE_POOL_SIZE: 2 })).initialize();
+  const dataSource = await new DataSource(
+    dataSourceOptions({ DATABASE_URL: serverUrl(services.databaseUrl, template), DATABASE_POOL_SIZE: 2 }),
+  ).initialize();
   await runMigrations(dataSource);
   await dataSource.destroy();
 

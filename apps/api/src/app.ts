@@ -23,11 +23,17 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'>): 
 
 /** Everything an API application needs beyond its module: used by main.ts and by the tests. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
-  app.getHttpAdapter().getInstance().addHook('onRequest', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      void reply.header('x-request-id', request.id);
+    });
   app.enableShutdownHooks();
-  SwaggerModule.setup('swagger', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'swagger/json', yamlDocumentUrl: 'swagger/yaml' });
+  SwaggerModule.setup('swagger', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'swagger/json',
+    yamlDocumentUrl: 'swagger/yaml',
+  });
   return app;
 }
 

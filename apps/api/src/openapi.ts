@@ -15,3 +15,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   return SwaggerModule.createDocument(app, config);
 }
+
+/** The committed form of the document: stable key order as built, two-space indent, final newline. */
+export function serializeOpenApiDocument(document: OpenAPIObject): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}

@@ -60,7 +60,11 @@ export class MembershipsService {
 
       // An expired membership that no sweep has removed yet is no membership: its removal is
       // applied first (at its expiry instant), so a re-add below is a real add.
-      await this.deleteExpired(manager, userId, [...segments.values()].map((segment) => segment.id));
+      await this.deleteExpired(
+        manager,
+        userId,
+        [...segments.values()].map((segment) => segment.id),
+      );
 
       const removed = request.remove.length
         ? await queryRows<{ segment_id: number }>(
@@ -70,9 +74,7 @@ export class MembershipsService {
           )
         : [];
 
-      const added = request.add.length
-        ? await this.upsert(manager, userId, 'manual', request, idOf)
-        : [];
+      const added = request.add.length ? await this.upsert(manager, userId, 'manual', request, idOf) : [];
 
       return {
         userId,

@@ -2,10 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { decodeCursor, ProblemException } from '#libs/common';
 import { queryRows } from '#libs/database';
-import { DataSource, MoreThan, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, MoreThan, type EntityManager, type Repository } from 'typeorm';
 import { SegmentEntity } from './segment.entity.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 export interface NewSegment {
   slug: string;
@@ -33,13 +31,16 @@ export class SegmentsService {
   ) {}
 
   async create(segment: NewSegment): Promise<SegmentEntity> {
-    try {
-      return await this.segments.save(
-        this.segments.create({ slug: segment.slug, description: segment.description ?? null, autoPercent: segment.autoPercent ?? null }),
-      );
-    } catch (error) {
-      throw this.slugTakenOr(error, segment.slug);
-    }
+    // ON CONFLICT DO NOTHING against the partial unique index: a taken slug is an answer, not a failed statement.
+    const result = await this.segments
+      .createQueryBuilder()
+      .insert()
+      .values({ slug: segment.slug, description: segment.description ?? null, autoPercent: segment.autoPercent ?? null })
+      .orIgnore()
+      .execute();
+    const [inserted] = result.raw as { id: number }[];
+    if (!inserted) throw ProblemException.conflict(`An active segment with slug "${segment.slug}" already exists`);
+    return this.segments.findOneByOrFail({ id: inserted.id });
   }
 
   /** Active segments ordered by slug, `limit + 1` rows so the caller can tell whether a next page exists. */
@@ -99,12 +100,5 @@ export class SegmentsService {
     const segment = await manager.findOne(SegmentEntity, { where: { slug }, lock: { mode: 'pessimistic_write' } });
     if (!segment) throw ProblemException.notFound(`Segment "${slug}"`);
     return segment;
-  }
-
-  private slugTakenOr(error: unknown, slug: string): unknown {
-    if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
-      return ProblemException.conflict(`An active segment with slug "${slug}" already exists`);
-    }
-    return error;
   }
 }

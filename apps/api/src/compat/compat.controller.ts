@@ -28,7 +28,12 @@ export class CompatController {
   ) {}
 
   @Post('user')
-  @ApiOperation({ operationId: 'compatCreateUser', summary: 'Register a new user (original API)', description: 'Allocates a new user id.', deprecated: true })
+  @ApiOperation({
+    operationId: 'compatCreateUser',
+    summary: 'Register a new user (original API)',
+    description: 'Allocates a new user id.',
+    deprecated: true,
+  })
   @ApiCreatedResponse({ type: CompatUserIdDto })
   @ApiProblems(503)
   async createUser(@Body(EmptyBodyPipe) _body: unknown): Promise<CompatUserIdDto> {
@@ -36,7 +41,12 @@ export class CompatController {
   }
 
   @Post('segment')
-  @ApiOperation({ operationId: 'compatCreateSegment', summary: 'Create a segment (original API)', description: 'Same as POST /segments.', deprecated: true })
+  @ApiOperation({
+    operationId: 'compatCreateSegment',
+    summary: 'Create a segment (original API)',
+    description: 'Same as POST /segments.',
+    deprecated: true,
+  })
   @ApiCreatedResponse({ type: CompatCreatedAtDto })
   @ApiProblems(409)
   async createSegment(@Body() body: CompatCreateSegmentDto): Promise<CompatCreatedAtDto> {
@@ -46,7 +56,12 @@ export class CompatController {
 
   @Delete('segment')
   @HttpCode(200)
-  @ApiOperation({ operationId: 'compatDeleteSegment', summary: 'Delete a segment (original API)', description: 'Same as DELETE /segments/{slug}.', deprecated: true })
+  @ApiOperation({
+    operationId: 'compatDeleteSegment',
+    summary: 'Delete a segment (original API)',
+    description: 'Same as DELETE /segments/{slug}.',
+    deprecated: true,
+  })
   @ApiOkResponse({ type: CompatMessageDto })
   @ApiProblems(404)
   async deleteSegment(@Body() body: CompatSlugDto): Promise<CompatMessageDto> {
@@ -74,7 +89,12 @@ export class CompatController {
   }
 
   @Get('segment/user/:user_id')
-  @ApiOperation({ operationId: 'compatGetUserSegments', summary: "Get a user's segments (original API)", description: 'Same as GET /users/{user_id}/segments.', deprecated: true })
+  @ApiOperation({
+    operationId: 'compatGetUserSegments',
+    summary: "Get a user's segments (original API)",
+    description: 'Same as GET /users/{user_id}/segments.',
+    deprecated: true,
+  })
   @ApiOkResponse({ type: CompatUserSegmentsDto })
   @ApiProblems()
   async userSegments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<CompatUserSegmentsDto> {

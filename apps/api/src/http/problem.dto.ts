@@ -10,7 +10,10 @@ export class ProblemFieldErrorDto {
 
 /** RFC 9457 problem details. */
 export class ProblemDto {
-  @ApiProperty({ description: 'Problem type: `/problems/<kind>`, or `about:blank` for plain HTTP errors', example: '/problems/validation-error' })
+  @ApiProperty({
+    description: 'Problem type: `/problems/<kind>`, or `about:blank` for plain HTTP errors',
+    example: '/problems/validation-error',
+  })
   type: string;
 
   @ApiProperty({ example: 'The request is invalid' })
@@ -25,7 +28,10 @@ export class ProblemDto {
   @ApiProperty({ description: 'Path of the request', example: '/users/1000/segments' })
   instance: string;
 
-  @ApiProperty({ description: 'Id of the request, also sent as the X-Request-Id header and written to the logs', example: 'c1c9e3c4-5d0e-4a57-9d0b-6a1b0f6f2f3a' })
+  @ApiProperty({
+    description: 'Id of the request, also sent as the X-Request-Id header and written to the logs',
+    example: 'c1c9e3c4-5d0e-4a57-9d0b-6a1b0f6f2f3a',
+  })
   request_id: string;
 
   @ApiPropertyOptional({ type: [ProblemFieldErrorDto], description: 'Every bad field or item, for validation failures' })

@@ -6,7 +6,7 @@ import { ProblemException, type ProblemFieldError } from '#libs/common';
  * and every bad field is named by its path (`add[1].ttl_seconds`).
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new DtoValidationPipe({
     transform: true,
     whitelist: true,
     forbidNonWhitelisted: true,
@@ -16,10 +16,23 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
+/**
+ * Validates and converts DTO classes only. Nest's pipe would also coerce primitive route
+ * parameters (`Number("1e3")` is 1000); those are parsed strictly by their own pipes.
+ */
+class DtoValidationPipe extends ValidationPipe {
+  protected override transformPrimitive(value: unknown): unknown {
+    return value;
+  }
+}
+
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ProblemFieldError[] {
   return errors.flatMap((error) => {
     const field = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field: field || 'body', message: stripPropertyName(message, error.property) }));
+    const own = Object.values(error.constraints ?? {}).map((message) => ({
+      field: field || 'body',
+      message: stripPropertyName(message, error.property),
+    }));
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
 }

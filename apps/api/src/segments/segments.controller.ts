@@ -27,7 +27,11 @@ export class SegmentsController {
   }
 
   @Get()
-  @ApiOperation({ operationId: 'listSegments', summary: 'List segments', description: 'Active segments ordered by slug, cursor-paginated.' })
+  @ApiOperation({
+    operationId: 'listSegments',
+    summary: 'List segments',
+    description: 'Active segments ordered by slug, cursor-paginated.',
+  })
   @ApiOkResponse({ type: SegmentPageDto })
   @ApiProblems()
   async list(@Query() query: PageQueryDto): Promise<SegmentPageDto> {
@@ -46,7 +50,11 @@ export class SegmentsController {
   }
 
   @Patch(':slug')
-  @ApiOperation({ operationId: 'updateSegment', summary: 'Change a segment', description: 'Changes the description and/or the automatic percentage.' })
+  @ApiOperation({
+    operationId: 'updateSegment',
+    summary: 'Change a segment',
+    description: 'Changes the description and/or the automatic percentage.',
+  })
   @ApiOkResponse({ type: SegmentDto })
   @ApiProblems(404)
   async update(@Param('slug', ParseSlugPipe) slug: string, @Body() body: UpdateSegmentDto): Promise<SegmentDto> {
@@ -68,7 +76,11 @@ export class SegmentsController {
   }
 
   @Get(':slug/users')
-  @ApiOperation({ operationId: 'listSegmentMembers', summary: 'List members of a segment', description: 'Current members by ascending user id, cursor-paginated.' })
+  @ApiOperation({
+    operationId: 'listSegmentMembers',
+    summary: 'List members of a segment',
+    description: 'Current members by ascending user id, cursor-paginated.',
+  })
   @ApiOkResponse({ type: SegmentMemberPageDto })
   @ApiProblems(404)
   async members(@Param('slug', ParseSlugPipe) slug: string, @Query() query: PageQueryDto): Promise<SegmentMemberPageDto> {

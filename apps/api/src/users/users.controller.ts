@@ -59,7 +59,10 @@ export class UsersController {
   })
   @ApiOkResponse({ type: ChangeUserSegmentsResultDto })
   @ApiProblems(413, 422)
-  async change(@Param('user_id', ParseUserIdPipe) userId: number, @Body() body: ChangeUserSegmentsDto): Promise<ChangeUserSegmentsResultDto> {
+  async change(
+    @Param('user_id', ParseUserIdPipe) userId: number,
+    @Body() body: ChangeUserSegmentsDto,
+  ): Promise<ChangeUserSegmentsResultDto> {
     const result = await this.memberships.changeUserSegments(userId, {
       add: (body.add ?? []).map((item) => ({
         slug: item.slug,

@@ -44,7 +44,12 @@ export class CompatChangeUserSegmentsDto {
   @Matches(SLUG_PATTERN, { each: true, message: `each value in delete_segments ${SLUG_RULE}` })
   delete_segments?: string[];
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400, description: 'Time-to-live of the added segments, in seconds' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_TTL_SECONDS,
+    example: 86400,
+    description: 'Time-to-live of the added segments, in seconds',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)

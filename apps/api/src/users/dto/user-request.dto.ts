@@ -11,7 +11,12 @@ export const MAX_SLUGS_PER_REQUEST = 1000;
 export const MAX_BULK_USER_IDS = 100_000;
 
 export class RegisterUserDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Your own id for the user; omit it to get a new one' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_USER_ID,
+    example: 1000,
+    description: 'Your own id for the user; omit it to get a new one',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -43,7 +48,11 @@ export class AddSegmentItemDto {
   @Max(MAX_TTL_SECONDS)
   ttl_seconds?: number;
 
-  @ApiPropertyOptional({ format: 'date-time', example: '2030-01-31T12:00:00Z', description: 'Membership lasts until this instant (at most ten years ahead)' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    example: '2030-01-31T12:00:00Z',
+    description: 'Membership lasts until this instant (at most ten years ahead)',
+  })
   @IsOptional()
   @IsFutureInstant(MAX_TTL_SECONDS)
   @IsAbsentWith('ttl_seconds')
@@ -52,7 +61,9 @@ export class AddSegmentItemDto {
 
 /** Bare slugs in `add` are shorthand for `{slug}` (objects are converted by @Type, which runs first). */
 const slugsToItems = ({ value }: { value: unknown }) =>
-  Array.isArray(value) ? value.map((item: unknown) => (typeof item === 'string' ? plainToInstance(AddSegmentItemDto, { slug: item }) : item)) : value;
+  Array.isArray(value)
+    ? value.map((item: unknown) => (typeof item === 'string' ? plainToInstance(AddSegmentItemDto, { slug: item }) : item))
+    : value;
 
 @ApiExtraModels(AddSegmentItemDto)
 export class ChangeUserSegmentsDto {
@@ -71,7 +82,12 @@ export class ChangeUserSegmentsDto {
   @Type(() => AddSegmentItemDto)
   add?: AddSegmentItemDto[];
 
-  @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_DISCOUNT_50'], description: 'Segments to remove' })
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_SLUGS_PER_REQUEST,
+    example: ['AVITO_DISCOUNT_50'],
+    description: 'Segments to remove',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
@@ -79,7 +95,12 @@ export class ChangeUserSegmentsDto {
   @Matches(SLUG_PATTERN, { each: true, message: `each value in remove ${SLUG_RULE}` })
   remove?: string[];
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 3600, description: 'Default time-to-live of the added segments, in seconds' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_TTL_SECONDS,
+    example: 3600,
+    description: 'Default time-to-live of the added segments, in seconds',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
