@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [{ find: /^#libs\/([a-z-]+)$/, replacement: `${libs}$1/src/index.ts` }],
   },
   test: {
-    include: ['test/**/*.e2e-spec.ts'],
+    include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,

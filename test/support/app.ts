@@ -5,7 +5,8 @@ import pg from 'pg';
 import request from 'supertest';
 import { inject } from 'vitest';
 import { ApiModule } from '../../apps/api/src/api.module.js';
-import { configureApp, createHttpAdapter } from '../../apps/api/src/app.js';
+import { configureApp } from '../../apps/api/src/app.js';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from '../../apps/api/src/http/http-adapter.js';
 import { randomSuffix, serverUrl } from './database.js';
 
 export interface TestApp {
@@ -47,7 +48,7 @@ export async function createTestApp(
       .useValue(config),
   ).compile();
   const app = configureApp(
-    moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config), { logger: ['error', 'warn'] }),
+    moduleRef.createNestApplication<NestFastifyApplication>(createHttpAdapter(config), { ...HTTP_APP_OPTIONS, logger: ['error', 'warn'] }),
   );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

@@ -1,5 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { AppConfig } from '#libs/config';
+import { ApiModule } from './api.module.js';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -19,4 +24,21 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** The committed form of the document: stable key order as built, two-space indent, final newline. */
 export function serializeOpenApiDocument(document: OpenAPIObject): string {
   return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+/**
+ * The document as `npm run openapi` writes it. Preview mode resolves the module graph
+ * without creating providers, so no database, Redis or port is needed.
+ */
+export async function generateOpenApiDocument(): Promise<OpenAPIObject> {
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule, createHttpAdapter(new AppConfig()), {
+    ...HTTP_APP_OPTIONS,
+    preview: true,
+    logger: false,
+  });
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { AppConfig, ConfigError, loadConfig } from '#libs/config';
+
+describe('configuration', () => {
+  it('defaults to a local PostgreSQL and Redis', () => {
+    const config = loadConfig({});
+    expect(config).toBeInstanceOf(AppConfig);
+    expect(config.DATABASE_URL).toMatch(/^postgres:\/\/.*localhost/);
+    expect(config.REDIS_URL).toBe('redis://localhost:6379');
+    expect(config.PORT).toBe(3000);
+  });
+
+  it('reads and converts values from the environment', () => {
+    const config = loadConfig({ PORT: '8080', RUN_MIGRATIONS: 'false', DATABASE_URL: 'postgresql://u:p@db:5432/x' });
+    expect(config).toMatchObject({ PORT: 8080, RUN_MIGRATIONS: false, DATABASE_URL: 'postgresql://u:p@db:5432/x' });
+  });
+
+  it.each([
+    ['PORT', 'http'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://localhost/x'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['RUN_MIGRATIONS', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['NODE_ENV', 'staging'],
+  ])('rejects %s=%s naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}: .*\\(got "${value}"\\)`));
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'x', REDIS_URL: 'y' })).toThrow(/PORT[\s\S]*REDIS_URL/);
+  });
+});
