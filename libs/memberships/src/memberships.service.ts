@@ -207,7 +207,7 @@ function assertAllKnown(request: MembershipChangeRequest, segments: Map<string, 
       type: 'unknown-segments',
       title: 'Unknown segments',
       status: 422,
-      detail: `${errors.length} segment${errors.length === 1 ? '' : 's'} of the request do not exist; nothing was changed`,
+      detail: `${errors.length} unknown segment${errors.length === 1 ? '' : 's'}; nothing was changed`,
       errors,
     });
   }
