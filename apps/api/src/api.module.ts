@@ -2,17 +2,21 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
+import { HistoryModule } from '#libs/history';
 import { MembershipsModule } from '#libs/memberships';
+import { ReportsModule } from '#libs/reports';
 import { SegmentsModule } from '#libs/segments';
 import { CompatController } from './compat/compat.controller.js';
+import { HistoryController } from './history/history.controller.js';
 import { ProblemFilter } from './http/problem.filter.js';
 import { createValidationPipe } from './http/validation.js';
+import { ReportsController } from './reports/reports.controller.js';
 import { SegmentsController } from './segments/segments.controller.js';
 import { UsersController } from './users/users.controller.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, SegmentsModule, MembershipsModule],
-  controllers: [SegmentsController, UsersController, CompatController],
+  imports: [ConfigModule, DatabaseModule, SegmentsModule, MembershipsModule, HistoryModule, ReportsModule],
+  controllers: [SegmentsController, UsersController, HistoryController, ReportsController, CompatController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -12,7 +12,11 @@ export function decodeCursor<T extends string | number>(cursor: string, kind: 's
   } catch {
     // Reported below like any other foreign value.
   }
-  throw ProblemException.validation([{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }]);
+  throw invalidCursor();
+}
+
+export function invalidCursor(): ProblemException {
+  return ProblemException.validation([{ field: 'cursor', message: 'is not a cursor returned by this endpoint' }]);
 }
 
 /** A page of `limit` items plus the cursor of the next page, from a query that fetched `limit + 1` rows. */

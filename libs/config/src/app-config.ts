@@ -1,5 +1,21 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  NotEquals,
+  ValidateIf,
+  validateSync,
+} from 'class-validator';
+
+/** Development default; production must set REPORT_LINK_SECRET (checked below). */
+const DEV_REPORT_LINK_SECRET = 'development-only-report-link-secret';
 
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
 const toBool = ({ value }: { value: unknown }) => {
@@ -55,6 +71,35 @@ export class AppConfig {
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
+
+  /** Months of history to keep (older monthly partitions are dropped); 0 keeps everything. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1200)
+  HISTORY_RETENTION_MONTHS = 0;
+
+  /**
+   * Key that signs report links, so that any API instance can serve any link and a tampered
+   * link is refused. Must be the same on every instance; required in production.
+   */
+  @ValidateIf((config: AppConfig) => config.NODE_ENV === 'production' || config.REPORT_LINK_SECRET !== DEV_REPORT_LINK_SECRET)
+  @IsString()
+  @MinLength(32, { message: 'must be at least 32 characters (and set explicitly in production)' })
+  @NotEquals(DEV_REPORT_LINK_SECRET, { message: 'must be set in production' })
+  REPORT_LINK_SECRET = DEV_REPORT_LINK_SECRET;
+
+  /** How long a report link stays valid. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(30 * 24 * 3600)
+  REPORT_LINK_TTL_SECONDS = 24 * 3600;
+
+  /** Base of the report links handed out (e.g. https://segments.example.com); default: the request's own host. */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^\s?#]+[^/\s?#]$/, { message: 'must be an http(s) URL without a trailing slash' })
+  PUBLIC_BASE_URL?: string;
 }
 
 export class ConfigError extends Error {

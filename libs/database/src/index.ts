@@ -2,3 +2,4 @@ export * from './data-source-options.js';
 export * from './database.module.js';
 export * from './migrate.js';
 export * from './query.js';
+export * from './pool.js';

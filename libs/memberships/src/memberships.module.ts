@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { HistoryModule } from '#libs/history';
 import { SegmentsModule } from '#libs/segments';
 import { UsersModule } from '#libs/users';
 import { MembershipEntity } from './membership.entity.js';
@@ -7,10 +8,11 @@ import { MembershipsService } from './memberships.service.js';
 
 /**
  * Memberships join users and segments, so they are their own module: it depends on both,
- * while users and segments know nothing of each other or of memberships.
+ * while users and segments know nothing of each other or of memberships. It imports the
+ * history, so every process that can change a membership also records it.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([MembershipEntity]), UsersModule, SegmentsModule],
+  imports: [TypeOrmModule.forFeature([MembershipEntity]), UsersModule, SegmentsModule, HistoryModule],
   providers: [MembershipsService],
   exports: [MembershipsService],
 })

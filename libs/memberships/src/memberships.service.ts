@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { decodeCursor, ProblemException, type ProblemFieldError } from '#libs/common';
 import { queryRows } from '#libs/database';
+import { HistorySubscriber, type HistoryOperation, type MembershipChange } from '#libs/history';
 import { SegmentsService, type SegmentRef } from '#libs/segments';
 import { UsersService } from '#libs/users';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -38,6 +39,7 @@ export class MembershipsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly users: UsersService,
     private readonly segments: SegmentsService,
+    private readonly history: HistorySubscriber,
   ) {}
 
   /**
@@ -60,26 +62,24 @@ export class MembershipsService {
 
       // An expired membership that no sweep has removed yet is no membership: its removal is
       // applied first (at its expiry instant), so a re-add below is a real add.
-      await this.deleteExpired(
-        manager,
-        userId,
-        [...segments.values()].map((segment) => segment.id),
-      );
-
-      const removed = request.remove.length
-        ? await queryRows<{ segment_id: number }>(
-            manager,
-            'DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) RETURNING segment_id',
-            [userId, request.remove.map(idOf)],
-          )
-        : [];
-
+      await this.deleteExpired(manager, userId, [...segments.keys()].map(idOf), slugOf);
+      const removed = request.remove.length ? await this.delete(manager, userId, request.remove.map(idOf)) : [];
       const added = request.add.length ? await this.upsert(manager, userId, 'manual', request, idOf) : [];
+      const change =
+        (operation: HistoryOperation) =>
+        (segmentId: number): MembershipChange => ({
+          userId,
+          segmentId,
+          slug: slugOf.get(segmentId)!,
+          operation,
+          reason: 'manual',
+        });
+      this.history.record(manager, [...removed.map(change('remove')), ...added.map(change('add'))]);
 
       return {
         userId,
         added: sortSlugs(added.map((id) => slugOf.get(id)!)),
-        removed: sortSlugs(removed.map((row) => slugOf.get(row.segment_id)!)),
+        removed: sortSlugs(removed.map((id) => slugOf.get(id)!)),
         segments: await this.readUserSegments(manager, userId),
       };
     });
@@ -132,11 +132,32 @@ export class MembershipsService {
     return queryRows<UserSegment>(manager, USER_SEGMENTS_SQL, [userId]);
   }
 
-  private async deleteExpired(manager: EntityManager, userId: number, segmentIds: number[]): Promise<void> {
-    await queryRows(
+  /** Deletes the user's memberships of these segments; returns the segment ids that were memberships. */
+  private async delete(manager: EntityManager, userId: number, segmentIds: number[]): Promise<number[]> {
+    const rows = await queryRows<{ segment_id: number }>(
+      manager,
+      'DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) RETURNING segment_id',
+      [userId, segmentIds],
+    );
+    return rows.map((row) => row.segment_id);
+  }
+
+  private async deleteExpired(manager: EntityManager, userId: number, segmentIds: number[], slugOf: Map<number, string>): Promise<void> {
+    const expired = await queryRows<{ segment_id: number; expires_at: Date }>(
       manager,
       'DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) AND expires_at <= now() RETURNING segment_id, expires_at',
       [userId, segmentIds],
+    );
+    this.history.record(
+      manager,
+      expired.map((row) => ({
+        userId,
+        segmentId: row.segment_id,
+        slug: slugOf.get(row.segment_id)!,
+        operation: 'remove',
+        reason: 'ttl',
+        occurredAt: row.expires_at,
+      })),
     );
   }
 
@@ -155,7 +176,7 @@ export class MembershipsService {
     const rows = await queryRows<{ segment_id: number; inserted: boolean }>(
       manager,
       `INSERT INTO memberships (user_id, segment_id, source, expires_at)
-       SELECT $1, a.segment_id, $2, coalesce(a.expires_at, now() + a.ttl_seconds * interval '1 second')
+       SELECT $1, a.segment_id, $2, coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
        FROM unnest($3::int[], $4::timestamptz[], $5::int[]) AS a (segment_id, expires_at, ttl_seconds)
        ON CONFLICT (user_id, segment_id) DO UPDATE
          SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source

@@ -1,7 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { MembershipsService } from '#libs/memberships';
+import { AppConfig } from '#libs/config';
+import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
+import type { FastifyRequest } from 'fastify';
+import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
+import { reportUrl } from '../reports/report-url.js';
 import { ApiProblems } from '../http/openapi.decorators.js';
 import { EmptyBodyPipe, ParseUserIdPipe } from '../http/params.js';
 import {
@@ -9,6 +14,7 @@ import {
   CompatChangeUserSegmentsDto,
   CompatCreatedAtDto,
   CompatCreateSegmentDto,
+  CompatReportLinkDto,
   CompatMessageDto,
   CompatSlugDto,
   CompatUserIdDto,
@@ -25,6 +31,8 @@ export class CompatController {
   constructor(
     private readonly segments: SegmentsService,
     private readonly memberships: MembershipsService,
+    private readonly reports: ReportsService,
+    private readonly config: AppConfig,
   ) {}
 
   @Post('user')
@@ -100,5 +108,25 @@ export class CompatController {
   async userSegments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<CompatUserSegmentsDto> {
     const segments = await this.memberships.userSegments(userId);
     return { segments: segments.map((segment) => ({ slug: segment.slug })) };
+  }
+
+  @Get('segment/history/:user_id')
+  @ApiOperation({
+    operationId: 'compatGetUserHistoryReport',
+    summary: "Get a link to a user's monthly history report (original API)",
+    description:
+      'The link serves the original CSV format: comma-separated, header `user_id,segment_slug,operation,executed_at`, ' +
+      'operation `I` (added) or `D` (deleted), time `YYYY-MM-DD HH:MM:SS` in UTC.',
+    deprecated: true,
+  })
+  @ApiOkResponse({ type: CompatReportLinkDto })
+  @ApiProblems()
+  historyReport(
+    @Param('user_id', ParseUserIdPipe) userId: number,
+    @Query() query: ReportMonthQueryDto,
+    @Req() request: FastifyRequest,
+  ): CompatReportLinkDto {
+    const token = this.reports.issue({ year: query.year, month: query.month, userId, format: 'legacy' });
+    return { report_link: reportUrl(request, this.config, token) };
   }
 }

@@ -5,9 +5,11 @@ import { PROBLEM_CONTENT_TYPE } from './problem.filter.js';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'The request is malformed or invalid; `errors` names every bad field',
+  403: 'The report link was not issued by this service or was altered',
   404: 'The resource does not exist',
   409: 'The request conflicts with the current state',
   413: 'The request body is larger than the configured limit',
+  410: 'The report link has expired',
   415: 'The request body is not JSON',
   422: 'The request refers to segments that do not exist; `errors` names each, nothing was changed',
   500: 'Unexpected failure; logged under `request_id`',

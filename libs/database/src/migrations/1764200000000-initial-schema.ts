@@ -31,7 +31,7 @@ export class InitialSchema1764200000000 implements MigrationInterface {
         user_id    bigint      NOT NULL REFERENCES users (id),
         segment_id integer     NOT NULL REFERENCES segments (id),
         source     varchar(6)  NOT NULL CONSTRAINT memberships_source_kind CHECK (source IN ('manual', 'auto')),
-        expires_at timestamptz,
+        expires_at timestamptz(3),
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (user_id, segment_id)
       )`);

@@ -89,3 +89,8 @@ export class CompatUserSegmentsDto {
   @ApiProperty({ type: [CompatSlugItemDto] })
   segments: CompatSlugItemDto[];
 }
+
+export class CompatReportLinkDto {
+  @ApiProperty({ example: 'http://localhost:3000/reports/segment-history/eyJ5IjoyMDI2LCJtIjoxMX0.c2lnbmF0dXJl' })
+  report_link: string;
+}

@@ -1,0 +1,45 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { HistoryEntry } from '#libs/history';
+import { IsISO8601, IsOptional } from 'class-validator';
+import { PageQueryDto } from '../../http/page.dto.js';
+
+export class HistoryQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-11-01T00:00:00Z', description: 'Entries at or after this instant' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T00:00:00Z', description: 'Entries before this instant' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+}
+
+export class HistoryEntryDto {
+  @ApiProperty({ example: 1000 })
+  user_id: number;
+
+  @ApiProperty({ description: 'Slug of the segment at the time of the change', example: 'AVITO_VOICE_MESSAGES' })
+  segment: string;
+
+  @ApiProperty({ enum: ['add', 'remove'], example: 'add' })
+  operation: 'add' | 'remove';
+
+  @ApiProperty({ enum: ['manual', 'auto', 'ttl', 'segment_deleted'], example: 'manual' })
+  reason: 'manual' | 'auto' | 'ttl' | 'segment_deleted';
+
+  @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
+  occurred_at: Date;
+
+  static from(entry: HistoryEntry): HistoryEntryDto {
+    return { user_id: entry.userId, segment: entry.slug, operation: entry.operation, reason: entry.reason, occurred_at: entry.occurredAt };
+  }
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: [HistoryEntryDto], description: 'Newest first' })
+  items: HistoryEntryDto[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next (older) page; null on the last page' })
+  next_cursor: string | null;
+}

@@ -1,0 +1,38 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { MAX_USER_ID } from '#libs/users';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+export class ReportMonthQueryDto {
+  @ApiProperty({ minimum: 1970, maximum: 9999, example: 2026 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(1970)
+  @Max(9999)
+  year: number;
+
+  @ApiProperty({ minimum: 1, maximum: 12, example: 11 })
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(12)
+  month: number;
+}
+
+export class ReportQueryDto extends ReportMonthQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Only this user’s changes' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_USER_ID)
+  user_id?: number;
+}
+
+export class ReportLinkDto {
+  @ApiProperty({
+    description: 'Link to the CSV; any instance serves it until it expires',
+    example: 'http://localhost:3000/reports/segment-history/eyJ5IjoyMDI2LCJtIjoxMX0.c2lnbmF0dXJl',
+  })
+  report_url: string;
+}

@@ -1,0 +1,49 @@
+import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ReportsService } from '#libs/reports';
+import type { FastifyRequest } from 'fastify';
+import { ApiProblems } from '../http/openapi.decorators.js';
+import { ReportLinkDto, ReportQueryDto } from './dto/report.dto.js';
+import { REPORT_DOWNLOAD_PATH, reportUrl } from './report-url.js';
+import { AppConfig } from '#libs/config';
+
+@ApiTags('reports')
+@Controller(REPORT_DOWNLOAD_PATH)
+export class ReportsController {
+  constructor(
+    private readonly reports: ReportsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    operationId: 'createSegmentHistoryReport',
+    summary: 'Get a link to a monthly history report',
+    description: 'Returns a link to the CSV of every membership change of the month (of one user, or of all users).',
+  })
+  @ApiOkResponse({ type: ReportLinkDto })
+  @ApiProblems()
+  link(@Query() query: ReportQueryDto, @Req() request: FastifyRequest): ReportLinkDto {
+    const token = this.reports.issue({ year: query.year, month: query.month, userId: query.user_id, format: 'csv' });
+    return { report_url: reportUrl(request, this.config, token) };
+  }
+
+  @Get(':token')
+  @ApiOperation({
+    operationId: 'downloadSegmentHistoryReport',
+    summary: 'Download a history report',
+    description:
+      'CSV (`;`-separated, header `user_id;segment;operation;occurred_at`), one line per change in time order, streamed. ' +
+      'Shows the changes written before the link was issued, so a link to a closed month always gives the same content.',
+  })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'The CSV file', content: { 'text/csv': { schema: { type: 'string' } } } })
+  @ApiProblems(403, 410)
+  async download(@Param('token') token: string): Promise<StreamableFile> {
+    const report = this.reports.open(token);
+    return new StreamableFile(await this.reports.stream(report), {
+      type: 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="${this.reports.fileName(report)}"`,
+    });
+  }
+}

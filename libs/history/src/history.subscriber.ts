@@ -1,0 +1,68 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type {
+  DataSource,
+  EntityManager,
+  EntitySubscriberInterface,
+  QueryRunner,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+} from 'typeorm';
+import type { MembershipChange } from './history.types.js';
+
+const BUFFER = Symbol('membershipHistory');
+
+type Buffered = { [BUFFER]?: MembershipChange[] };
+
+const INSERT_HISTORY = `
+  INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
+  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, coalesce(c.occurred_at, clock_timestamp())
+  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
+    AS c (user_id, segment_id, slug, operation, reason, occurred_at)`;
+
+/**
+ * Writes membership history inside the transaction of the change. The membership write
+ * path reports each real change (`record`); this TypeORM subscriber writes everything the
+ * transaction reported in one multi-row INSERT just before it commits, and forgets it on
+ * rollback. Entity insert events are deliberately not used: TypeORM fires them for rows
+ * that ON CONFLICT skipped, and never for raw bulk statements.
+ */
+@Injectable()
+export class HistorySubscriber implements EntitySubscriberInterface {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    dataSource.subscribers.push(this);
+  }
+
+  /** Adds changes to the history of `manager`'s transaction; throws outside a transaction. */
+  record(manager: EntityManager, changes: MembershipChange[]): void {
+    const runner = manager.queryRunner;
+    if (!runner?.isTransactionActive) throw new Error('Membership changes must be recorded inside their transaction');
+    if (changes.length === 0) return;
+    const data = runner.data as Buffered;
+    (data[BUFFER] ??= []).push(...changes);
+  }
+
+  async beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+    const changes = takeBuffer(event.queryRunner);
+    if (changes.length === 0) return;
+    await event.queryRunner.query(INSERT_HISTORY, [
+      changes.map((change) => change.userId),
+      changes.map((change) => change.segmentId),
+      changes.map((change) => change.slug),
+      changes.map((change) => change.operation),
+      changes.map((change) => change.reason),
+      changes.map((change) => change.occurredAt ?? null),
+    ]);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    takeBuffer(event.queryRunner);
+  }
+}
+
+function takeBuffer(runner: QueryRunner): MembershipChange[] {
+  const data = runner.data as Buffered;
+  const changes = data[BUFFER] ?? [];
+  delete data[BUFFER];
+  return changes;
+}

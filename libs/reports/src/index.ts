@@ -1,0 +1,3 @@
+export * from './report-links.js';
+export * from './reports.module.js';
+export * from './reports.service.js';
