@@ -45,6 +45,10 @@ describe('HTTP edge cases', () => {
     expectProblem(await t.http().get('/../../etc/passwd'), 404, 'about:blank');
   });
 
+  it('answers an overlong path parameter with a 414 problem', async () => {
+    expectProblem(await t.http().get(`/segments/${'A'.repeat(2000)}`), 414, 'about:blank');
+  });
+
   it('echoes a sane X-Request-Id and replaces an unsafe one', async () => {
     const echoed = await t.http().get('/nowhere').set('x-request-id', 'req-123.abc');
     expect(echoed.headers['x-request-id']).toBe('req-123.abc');

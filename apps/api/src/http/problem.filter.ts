@@ -6,8 +6,8 @@ import { STATUS_CODES } from 'node:http';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /**
- * The one mapper from failures to RFC 9457 problem+json responses: domain problems,
- * Nest HTTP exceptions, Fastify's own errors (malformed JSON, oversize bodies) and
+ * Every failure of a request becomes an RFC 9457 problem+json response here: domain
+ * problems, Nest HTTP exceptions, Fastify's own errors (malformed JSON, oversize bodies) and
  * unexpected errors, which become a bare 500 and are logged with the request id.
  */
 @Catch()
@@ -17,41 +17,41 @@ export class ProblemFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
-    const problem = this.toProblem(exception);
+    const problem = toProblem(exception);
     if (problem.status >= 500) {
       this.logger.error({ requestId: request.id, method: request.method, url: request.url, err: exception }, 'Request failed');
     }
-    const { type, ...rest } = problem;
-    void reply
-      .status(problem.status)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send({
-        type: type === 'about:blank' ? type : `/problems/${type}`,
-        ...rest,
-        instance: request.url.split('?')[0],
-        request_id: request.id,
-      });
+    sendProblem(http.getResponse<FastifyReply>(), request, problem);
   }
+}
 
-  private toProblem(exception: unknown): ProblemDetails {
-    if (exception instanceof ProblemException) return exception.problem;
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      return { type: 'about:blank', title: statusTitle(status), status, detail: httpDetail(exception) };
-    }
-    // Fastify's own request errors (FST_ERR_CTP_*): malformed JSON, body too large, unsupported media type.
-    const fastifyStatus = (exception as { statusCode?: unknown }).statusCode;
-    if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
-      return { type: 'about:blank', title: statusTitle(fastifyStatus), status: fastifyStatus, detail: (exception as Error).message };
-    }
-    return {
-      type: 'about:blank',
-      title: statusTitle(HttpStatus.INTERNAL_SERVER_ERROR),
-      status: HttpStatus.INTERNAL_SERVER_ERROR,
-      detail: 'The server failed to process the request; it was logged under this request_id.',
-    };
-  }
+/** The one mapper from a failure to problem details. */
+export function toProblem(exception: unknown): ProblemDetails {
+  if (exception instanceof ProblemException) return exception.problem;
+  if (exception instanceof HttpException) return plainProblem(exception.getStatus(), httpDetail(exception));
+  // Fastify's own request errors (FST_ERR_*): malformed JSON, body too large, unsupported media type, long URLs.
+  const status = (exception as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return plainProblem(status, (exception as Error).message);
+  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
+}
+
+/** Writes `problem` as the response to `request`. */
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemDetails): void {
+  const { type, ...rest } = problem;
+  void reply
+    .status(problem.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('x-request-id', request.id)
+    .send({
+      type: type === 'about:blank' ? type : `/problems/${type}`,
+      ...rest,
+      instance: request.url.split('?')[0],
+      request_id: request.id,
+    });
+}
+
+function plainProblem(status: number, detail: string): ProblemDetails {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
 }
 
 function httpDetail(exception: HttpException): string {
@@ -59,8 +59,4 @@ function httpDetail(exception: HttpException): string {
   if (typeof response === 'string') return response;
   const message = (response as { message?: unknown }).message;
   return Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
-}
-
-function statusTitle(status: number): string {
-  return STATUS_CODES[status] ?? 'Error';
 }
