@@ -1,10 +1,12 @@
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig } from '#libs/config';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import request from 'supertest';
 import { inject } from 'vitest';
 import { ApiModule } from '../../apps/api/src/api.module.js';
+import { SingleProcessModule } from '../../apps/api/src/single-process.module.js';
 import { configureApp } from '../../apps/api/src/app.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '../../apps/api/src/http/http-adapter.js';
 import { randomSuffix, serverUrl } from './database.js';
@@ -27,6 +29,7 @@ export async function createTestApp(
   overrides: Partial<AppConfig> = {},
   customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
 ): Promise<TestApp> {
+  const root = overrides.RUN_WORKER_IN_API ? SingleProcessModule : ApiModule;
   const database = `seg_test_${randomSuffix()}`;
   const server = inject('databaseServerUrl');
   const admin = new pg.Client({ connectionString: server });
@@ -43,7 +46,7 @@ export async function createTestApp(
   } satisfies Partial<AppConfig>);
 
   const moduleRef = await customize(
-    Test.createTestingModule({ imports: [ApiModule] })
+    Test.createTestingModule({ imports: [root] })
       .overrideProvider(AppConfig)
       .useValue(config),
   ).compile();
@@ -62,6 +65,7 @@ export async function createTestApp(
     close: async () => {
       await app.close();
       await db.end();
+      await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
       await dropDatabase(admin, database);
       await admin.end();
     },
@@ -80,4 +84,22 @@ export async function dropDatabase(admin: pg.Client, database: string): Promise<
     }
   }
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+}
+
+/** Removes every key of a suite's Redis prefix. */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch {
+    // A suite that runs without Redis has nothing to clean up.
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -5,6 +5,7 @@ import type { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
 import { buildOpenApiDocument } from './openapi.js';
+import { SingleProcessModule } from './single-process.module.js';
 
 /** Everything an API application needs beyond its module: used by main.ts and by the tests. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
@@ -23,7 +24,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
 }
 
 export async function createApiApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(ApiModule, createHttpAdapter(config), {
+  const root = config.RUN_WORKER_IN_API ? SingleProcessModule : ApiModule;
+  const app = await NestFactory.create<NestFastifyApplication>(root, createHttpAdapter(config), {
     ...HTTP_APP_OPTIONS,
     bufferLogs: true,
   });

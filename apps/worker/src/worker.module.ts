@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
-import { MembershipsModule } from '#libs/memberships';
+import { JobsModule } from '#libs/jobs';
 
-/** The background process: Bull processors over the same services as the API. */
+/** The background process: the Bull processors and the scheduler, over the same libraries as the API. */
 @Module({
-  imports: [ConfigModule, DatabaseModule, MembershipsModule],
+  imports: [ConfigModule, DatabaseModule, JobsModule],
 })
 export class WorkerModule {}

@@ -72,6 +72,35 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** Rows per transaction of background jobs (rollout chunks, purge and expiry batches). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  JOB_BATCH_SIZE = 10_000;
+
+  /** How often due memberships are removed (reads hide them from their expiry instant anyway). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  EXPIRY_SWEEP_INTERVAL_MS = 5_000;
+
+  /**
+   * How often a worker re-derives background work from PostgreSQL (unfinished rollouts and
+   * purges, its repeatable jobs), which is what makes jobs survive a Redis loss.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  RECONCILE_INTERVAL_MS = 30_000;
+
+  /** Run the job processors inside the API process too (single-process mode of `npm start`). */
+  @Transform(toBool)
+  @IsBoolean()
+  RUN_WORKER_IN_API = false;
+
   /** Months of history to keep (older monthly partitions are dropped); 0 keeps everything. */
   @Transform(toInt)
   @IsInt()

@@ -4,7 +4,10 @@ import { HistoryModule } from '#libs/history';
 import { SegmentsModule } from '#libs/segments';
 import { UsersModule } from '#libs/users';
 import { MembershipEntity } from './membership.entity.js';
+import { MembershipExpiryService } from './membership-expiry.service.js';
+import { MembershipRolloutService } from './membership-rollout.service.js';
 import { MembershipsService } from './memberships.service.js';
+import { SegmentPurgeService } from './segment-purge.service.js';
 
 /**
  * Memberships join users and segments, so they are their own module: it depends on both,
@@ -13,7 +16,7 @@ import { MembershipsService } from './memberships.service.js';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([MembershipEntity]), UsersModule, SegmentsModule, HistoryModule],
-  providers: [MembershipsService],
-  exports: [MembershipsService],
+  providers: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
+  exports: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
 })
 export class MembershipsModule {}

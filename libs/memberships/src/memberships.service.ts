@@ -6,7 +6,6 @@ import { HistorySubscriber, type HistoryOperation, type MembershipChange } from 
 import { SegmentsService, type SegmentRef } from '#libs/segments';
 import { UsersService } from '#libs/users';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { MembershipSource } from './membership.entity.js';
 import type {
   MembershipChangeFields,
   MembershipChangeRequest,
@@ -44,7 +43,8 @@ export class MembershipsService {
 
   /**
    * Adds and removes segments of one user atomically: when any slug is unknown nothing is
-   * applied and the error names every unknown slug.
+   * applied and the error names every unknown slug. A removal also opts the user out of the
+   * segment's automatic assignment (it sticks); an add cancels such an opt-out.
    */
   async changeUserSegments(
     userId: number,
@@ -53,7 +53,7 @@ export class MembershipsService {
   ): Promise<MembershipChangeResult> {
     assertDistinct(request, fields);
     return this.dataSource.transaction(async (manager) => {
-      await this.users.lockForChange(manager, userId);
+      const registered = await this.users.lockForChange(manager, userId);
       const slugs = [...request.add.map((item) => item.slug), ...request.remove];
       const segments = await this.segments.resolveActive(manager, slugs);
       assertAllKnown(request, segments, fields);
@@ -63,18 +63,14 @@ export class MembershipsService {
       // An expired membership that no sweep has removed yet is no membership: its removal is
       // applied first (at its expiry instant), so a re-add below is a real add.
       await this.deleteExpired(manager, userId, [...segments.keys()].map(idOf), slugOf);
-      const removed = request.remove.length ? await this.delete(manager, userId, request.remove.map(idOf)) : [];
-      const added = request.add.length ? await this.upsert(manager, userId, 'manual', request, idOf) : [];
+      const removed = request.remove.length ? await this.removeAndOptOut(manager, userId, request.remove.map(idOf)) : [];
+      const added = request.add.length ? await this.upsert(manager, userId, request, idOf) : [];
       const change =
         (operation: HistoryOperation) =>
-        (segmentId: number): MembershipChange => ({
-          userId,
-          segmentId,
-          slug: slugOf.get(segmentId)!,
-          operation,
-          reason: 'manual',
-        });
+        (segmentId: number): MembershipChange => ({ userId, segmentId, slug: slugOf.get(segmentId)!, operation, reason: 'manual' });
       this.history.record(manager, [...removed.map(change('remove')), ...added.map(change('add'))]);
+      // After the manual changes, so that what the request itself added or removed takes precedence.
+      if (registered) await this.assignAutoSegments(manager, [userId]);
 
       return {
         userId,
@@ -85,20 +81,29 @@ export class MembershipsService {
     });
   }
 
-  /** Registers one user; returns true when the user is new. */
+  /** Registers one user (with its automatic segments); returns true when the user is new. */
   async registerUser(userId: number): Promise<boolean> {
-    const created = await this.dataSource.transaction((manager) => this.users.registerMany(manager, [userId]));
-    return created.length > 0;
+    const { created } = await this.registerUsers([userId]);
+    return created === 1;
   }
 
+  /** Registers the ids that are new, giving each the automatic segments its buckets qualify for. */
   async registerUsers(userIds: number[]): Promise<RegistrationResult> {
-    const created = await this.dataSource.transaction((manager) => this.users.registerMany(manager, userIds));
+    const created = await this.dataSource.transaction(async (manager) => {
+      const ids = await this.users.registerMany(manager, userIds);
+      await this.assignAutoSegments(manager, ids);
+      return ids;
+    });
     return { created: created.length, existing: new Set(userIds).size - created.length };
   }
 
   /** Registers a user under a new id that no known user has. */
   async registerNewUser(): Promise<number> {
-    return this.dataSource.transaction((manager) => this.users.allocate(manager));
+    return this.dataSource.transaction(async (manager) => {
+      const userId = await this.users.allocate(manager);
+      await this.assignAutoSegments(manager, [userId]);
+      return userId;
+    });
   }
 
   /** The user's live segments, sorted by slug; empty for a user the service never saw. */
@@ -132,11 +137,49 @@ export class MembershipsService {
     return queryRows<UserSegment>(manager, USER_SEGMENTS_SQL, [userId]);
   }
 
-  /** Deletes the user's memberships of these segments; returns the segment ids that were memberships. */
-  private async delete(manager: EntityManager, userId: number, segmentIds: number[]): Promise<number[]> {
+  /**
+   * Gives newly registered users the automatic segments their buckets qualify for (the same
+   * rule as the rollout, computed by segment_bucket() in PostgreSQL).
+   */
+  private async assignAutoSegments(manager: EntityManager, userIds: number[]): Promise<void> {
+    if (userIds.length === 0) return;
+    const segments = await this.segments.lockAutoSegments(manager);
+    if (segments.length === 0) return;
+    const rows = await queryRows<{ user_id: number; segment_id: number }>(
+      manager,
+      `INSERT INTO memberships (user_id, segment_id, source)
+       SELECT u.id, s.id, 'auto'
+       FROM unnest($1::bigint[]) AS u (id) CROSS JOIN unnest($2::int[], $3::int[]) AS s (id, threshold)
+       WHERE segment_bucket(s.id, u.id) < s.threshold
+         AND NOT EXISTS (SELECT 1 FROM segment_opt_outs o WHERE o.user_id = u.id AND o.segment_id = s.id)
+       ON CONFLICT DO NOTHING
+       RETURNING user_id, segment_id`,
+      [userIds, segments.map((segment) => segment.id), segments.map((segment) => segment.threshold)],
+    );
+    const slugOf = new Map(segments.map((segment) => [segment.id, segment.slug]));
+    this.history.record(
+      manager,
+      rows.map((row) => ({
+        userId: row.user_id,
+        segmentId: row.segment_id,
+        slug: slugOf.get(row.segment_id)!,
+        operation: 'add',
+        reason: 'auto',
+      })),
+    );
+  }
+
+  /**
+   * Deletes the user's memberships of these segments and opts the user out of their
+   * automatic assignment; returns the segment ids that were memberships.
+   */
+  private async removeAndOptOut(manager: EntityManager, userId: number, segmentIds: number[]): Promise<number[]> {
     const rows = await queryRows<{ segment_id: number }>(
       manager,
-      'DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) RETURNING segment_id',
+      `WITH opt_out AS (
+         INSERT INTO segment_opt_outs (user_id, segment_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING
+       )
+       DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) RETURNING segment_id`,
       [userId, segmentIds],
     );
     return rows.map((row) => row.segment_id);
@@ -169,22 +212,21 @@ export class MembershipsService {
   private async upsert(
     manager: EntityManager,
     userId: number,
-    source: MembershipSource,
     request: MembershipChangeRequest,
     segmentIdOf: (slug: string) => number,
   ): Promise<number[]> {
     const rows = await queryRows<{ segment_id: number; inserted: boolean }>(
       manager,
-      `INSERT INTO memberships (user_id, segment_id, source, expires_at)
-       SELECT $1, a.segment_id, $2, coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
-       FROM unnest($3::int[], $4::timestamptz[], $5::int[]) AS a (segment_id, expires_at, ttl_seconds)
+      `WITH opt_in AS (DELETE FROM segment_opt_outs WHERE user_id = $1 AND segment_id = ANY($2::int[]))
+       INSERT INTO memberships (user_id, segment_id, source, expires_at)
+       SELECT $1, a.segment_id, 'manual', coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
+       FROM unnest($2::int[], $3::timestamptz[], $4::int[]) AS a (segment_id, expires_at, ttl_seconds)
        ON CONFLICT (user_id, segment_id) DO UPDATE
          SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source
          WHERE memberships.expires_at IS DISTINCT FROM EXCLUDED.expires_at OR memberships.source <> EXCLUDED.source
        RETURNING segment_id, xmax = 0 AS inserted`,
       [
         userId,
-        source,
         request.add.map((item) => segmentIdOf(item.slug)),
         request.add.map((item) => item.expiresAt ?? null),
         request.add.map((item) => item.ttlSeconds ?? null),

@@ -1,3 +1,4 @@
+export * from './bucket.js';
 export * from './segment.entity.js';
 export * from './segments.module.js';
 export * from './segments.service.js';

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { HistoryModule } from '#libs/history';
+import { MembershipsModule } from '#libs/memberships';
+import { QueueModule } from '#libs/queue';
+import { SegmentsModule } from '#libs/segments';
+import { JobsProcessor } from './jobs.processor.js';
+import { JobsScheduler } from './jobs.scheduler.js';
+
+/** The processors and the scheduler: mounted by the worker (and by the API in single-process mode). */
+@Module({
+  imports: [QueueModule, SegmentsModule, MembershipsModule, HistoryModule],
+  providers: [JobsProcessor, JobsScheduler],
+  exports: [JobsScheduler],
+})
+export class JobsModule {}

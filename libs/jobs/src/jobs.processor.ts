@@ -1,0 +1,62 @@
+import { OnQueueFailed, Process, Processor } from '@nestjs/bull';
+import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { HistoryPartitionsService } from '#libs/history';
+import { MembershipExpiryService, MembershipRolloutService, SegmentPurgeService } from '#libs/memberships';
+import { JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from '#libs/queue';
+import { SegmentsService } from '#libs/segments';
+import type { Job } from 'bull';
+
+/**
+ * The Bull processors: thin, each delegating to the service that owns the work. Long jobs
+ * work in committed chunks and stop between two chunks when the process shuts down; the
+ * reconciler re-enqueues what is unfinished, so a restart loses no work.
+ */
+@Processor(QUEUE_NAME)
+export class JobsProcessor implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobsProcessor.name);
+  private stopping = false;
+
+  constructor(
+    private readonly rollouts: MembershipRolloutService,
+    private readonly purges: SegmentPurgeService,
+    private readonly expiry: MembershipExpiryService,
+    private readonly partitions: HistoryPartitionsService,
+    private readonly segments: SegmentsService,
+  ) {}
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+  }
+
+  @Process(JobName.Rollout)
+  async rollout(job: Job<RolloutJob>): Promise<string> {
+    return this.rollouts.run(job.data.segmentId, job.data.version, this.shouldStop);
+  }
+
+  @Process(JobName.Purge)
+  async purge(job: Job<PurgeJob>): Promise<boolean> {
+    return this.purges.run(job.data.segmentId, this.shouldStop);
+  }
+
+  @Process(JobName.ExpireMemberships)
+  async expire(): Promise<number> {
+    return this.expiry.sweep(this.shouldStop);
+  }
+
+  @Process(JobName.MaintainHistory)
+  async maintainHistory(): Promise<void> {
+    await this.partitions.maintain();
+  }
+
+  @OnQueueFailed()
+  async failed(job: Job, error: Error): Promise<void> {
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    this.logger.warn({ jobId: job.id, job: job.name, attempt: job.attemptsMade, final, err: error }, 'Job failed');
+    if (final && job.name === JobName.Rollout) {
+      const { segmentId, version } = job.data as RolloutJob;
+      await this.segments.failRollout(segmentId, version, error.message);
+    }
+  }
+
+  private readonly shouldStop = () => this.stopping;
+}

@@ -1,0 +1,3 @@
+export * from './jobs.js';
+export * from './jobs.producer.js';
+export * from './queue.module.js';

@@ -1,0 +1,43 @@
+import type { JobOptions } from 'bull';
+
+/** The one queue of the service; jobs are told apart by name. */
+export const QUEUE_NAME = 'segmentation';
+
+export const JobName = {
+  /** Assign or unassign one segment's percent rollout, in chunks (SPEC §5). */
+  Rollout: 'segment.rollout',
+  /** Remove a deleted segment's memberships, in chunks. */
+  Purge: 'segment.purge',
+  /** Remove expired memberships (SPEC §4); repeatable. */
+  ExpireMemberships: 'memberships.expire',
+  /** Create history partitions ahead and apply the retention; repeatable. */
+  MaintainHistory: 'history.maintain',
+} as const;
+export type JobName = (typeof JobName)[keyof typeof JobName];
+
+export interface RolloutJob {
+  segmentId: number;
+  /** The rollout version the job was created for; a job of an older version stops at once. */
+  version: number;
+}
+
+export interface PurgeJob {
+  segmentId: number;
+}
+
+/**
+ * Every job: retried with exponential backoff; completed jobs are removed (a kept one would
+ * block re-adding its id), the last failures are kept so they stay visible.
+ */
+export const DEFAULT_JOB_OPTIONS: JobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: true,
+  removeOnFail: 1000,
+};
+
+/** Job ids, prefixed: Bull's own ids are numeric. */
+export const jobId = {
+  rollout: (job: RolloutJob) => `rollout:${job.segmentId}:${job.version}`,
+  purge: (job: PurgeJob) => `purge:${job.segmentId}`,
+};
