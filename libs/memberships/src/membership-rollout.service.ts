@@ -37,7 +37,8 @@ export class MembershipRolloutService {
     return this.dataSource.transaction(async (manager) => {
       const rollout = await this.segments.lockRollout(manager, segmentId);
       if (!rollout || rollout.version !== version || (rollout.state !== 'pending' && rollout.state !== 'running')) return 'stale';
-      const total = rollout.state === 'pending' ? (await queryRows<{ n: number }>(manager, 'SELECT count(*) AS n FROM users'))[0]!.n : undefined;
+      const total =
+        rollout.state === 'pending' ? (await queryRows<{ n: number }>(manager, 'SELECT count(*) AS n FROM users'))[0]!.n : undefined;
 
       const [range] = await queryRows<{ last: number | null; n: number }>(
         manager,
@@ -45,7 +46,12 @@ export class MembershipRolloutService {
         [rollout.cursor, this.config.JOB_BATCH_SIZE],
       );
       if (range!.last === null) {
-        await this.segments.advanceRollout(manager, segmentId, { state: 'done', cursor: rollout.cursor, processed: rollout.processed, total });
+        await this.segments.advanceRollout(manager, segmentId, {
+          state: 'done',
+          cursor: rollout.cursor,
+          processed: rollout.processed,
+          total,
+        });
         return 'done';
       }
 

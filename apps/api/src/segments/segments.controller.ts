@@ -7,7 +7,14 @@ import { ApiProblems } from '../http/openapi.decorators.js';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ParseSlugPipe } from '../http/params.js';
 import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
-import { SegmentDetailsDto, SegmentDto, SegmentMemberDto, SegmentMemberPageDto, SegmentPageDto } from './dto/segment-response.dto.js';
+import {
+  RolloutDto,
+  SegmentDetailsDto,
+  SegmentDto,
+  SegmentMemberDto,
+  SegmentMemberPageDto,
+  SegmentPageDto,
+} from './dto/segment-response.dto.js';
 
 @ApiTags('segments')
 @Controller('segments')
@@ -41,12 +48,20 @@ export class SegmentsController {
   }
 
   @Get(':slug')
-  @ApiOperation({ operationId: 'getSegment', summary: 'Get a segment', description: 'The segment with its current member count.' })
+  @ApiOperation({
+    operationId: 'getSegment',
+    summary: 'Get a segment',
+    description: 'The segment with its current member count and the progress of its automatic assignment.',
+  })
   @ApiOkResponse({ type: SegmentDetailsDto })
   @ApiProblems(404)
   async get(@Param('slug', ParseSlugPipe) slug: string): Promise<SegmentDetailsDto> {
     const segment = await this.segments.getBySlug(slug);
-    return { ...SegmentDto.from(segment), member_count: await this.memberships.countMembers(segment.id) };
+    return {
+      ...SegmentDto.from(segment),
+      member_count: await this.memberships.countMembers(segment.id),
+      rollout: RolloutDto.from(segment),
+    };
   }
 
   @Patch(':slug')

@@ -18,8 +18,12 @@ export class RolloutsAndPurge1764400000000 implements MigrationInterface {
         ADD COLUMN rollout_error     varchar(1000),
         ADD COLUMN purged_at         timestamptz`);
     // What the reconciler looks for: rollouts to (re)start and deleted segments still to purge.
-    await queryRunner.query(`CREATE INDEX segments_rollout_unfinished_idx ON segments (id) WHERE rollout_state IN ('pending', 'running') AND deleted_at IS NULL`);
-    await queryRunner.query(`CREATE INDEX segments_purge_unfinished_idx ON segments (id) WHERE deleted_at IS NOT NULL AND purged_at IS NULL`);
+    await queryRunner.query(
+      `CREATE INDEX segments_rollout_unfinished_idx ON segments (id) WHERE rollout_state IN ('pending', 'running') AND deleted_at IS NULL`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX segments_purge_unfinished_idx ON segments (id) WHERE deleted_at IS NOT NULL AND purged_at IS NULL`,
+    );
 
     // An explicit removal sticks: no automatic path adds the segment back to the user.
     await queryRunner.query(`

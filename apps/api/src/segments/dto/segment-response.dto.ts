@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { SegmentMember } from '#libs/memberships';
-import type { SegmentEntity } from '#libs/segments';
+import type { RolloutState, SegmentEntity } from '#libs/segments';
 
 export class SegmentDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
@@ -29,9 +29,35 @@ export class SegmentDto {
   }
 }
 
+export class RolloutDto {
+  @ApiProperty({
+    enum: ['pending', 'running', 'done', 'failed'],
+    example: 'running',
+    description: 'pending or running until the latest auto_percent change is applied to every registered user, then done',
+  })
+  state: RolloutState;
+
+  @ApiProperty({ description: 'Registered users processed so far', example: 250000 })
+  processed: number;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'Registered users when the rollout started', example: 1000000 })
+  total: number | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Why the rollout failed; change auto_percent to retry', example: null })
+  error: string | null;
+
+  static from(segment: SegmentEntity): RolloutDto | null {
+    if (segment.rolloutState === null) return null;
+    return { state: segment.rolloutState, processed: segment.rolloutProcessed, total: segment.rolloutTotal, error: segment.rolloutError };
+  }
+}
+
 export class SegmentDetailsDto extends SegmentDto {
   @ApiProperty({ description: 'Users currently in the segment (expired memberships excluded)', example: 3 })
   member_count: number;
+
+  @ApiProperty({ type: RolloutDto, nullable: true, description: 'Progress of the automatic assignment; null for a manual-only segment' })
+  rollout: RolloutDto | null;
 }
 
 export class SegmentPageDto {
