@@ -12,24 +12,28 @@ import { createHttpAdapter, HTTP_APP_OPTIONS } from '../../apps/api/src/http/htt
 import { randomSuffix, serverUrl } from './database.js';
 
 export interface TestApp {
+  /** The application under test; a suite may replace it (e.g. to restart it), `http` and `close` follow. */
   app: NestFastifyApplication;
   /** supertest against the app's HTTP server. */
   http: () => ReturnType<typeof request>;
   /** Direct access to the suite's database, for arranging and asserting. */
   db: pg.Pool;
   config: AppConfig;
+  /**
+   * Another instance (e.g. a restarted worker) on the same database and Redis prefix; the
+   * suite's `close()` does not close it.
+   */
+  spawn: (overrides?: Partial<AppConfig>) => Promise<NestFastifyApplication>;
   close: () => Promise<void>;
 }
 
+type Customize = (builder: TestingModuleBuilder) => TestingModuleBuilder;
+
 /**
- * The API on a database of its own (a copy of the migrated template) and a Redis prefix of
- * its own; `close()` drops both.
+ * The API (with the job processors when RUN_WORKER_IN_API) on a database of its own (a copy
+ * of the migrated template) and a Redis prefix of its own; `close()` drops both.
  */
-export async function createTestApp(
-  overrides: Partial<AppConfig> = {},
-  customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
-): Promise<TestApp> {
-  const root = overrides.RUN_WORKER_IN_API ? SingleProcessModule : ApiModule;
+export async function createTestApp(overrides: Partial<AppConfig> = {}, customize: Customize = (builder) => builder): Promise<TestApp> {
   const database = `seg_test_${randomSuffix()}`;
   const server = inject('databaseServerUrl');
   const admin = new pg.Client({ connectionString: server });
@@ -44,7 +48,28 @@ export async function createTestApp(
     RUN_MIGRATIONS: false,
     ...overrides,
   } satisfies Partial<AppConfig>);
+  const app = await startApp(config, customize);
+  const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
 
+  const testApp: TestApp = {
+    app,
+    http: () => request(testApp.app.getHttpServer()),
+    db,
+    config,
+    spawn: (more = {}) => startApp(Object.assign(new AppConfig(), config, more)),
+    close: async () => {
+      await testApp.app.close();
+      await db.end();
+      await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
+      await dropDatabase(admin, database);
+      await admin.end();
+    },
+  };
+  return testApp;
+}
+
+async function startApp(config: AppConfig, customize: Customize = (builder) => builder): Promise<NestFastifyApplication> {
+  const root = config.RUN_WORKER_IN_API ? SingleProcessModule : ApiModule;
   const moduleRef = await customize(
     Test.createTestingModule({ imports: [root] })
       .overrideProvider(AppConfig)
@@ -55,21 +80,22 @@ export async function createTestApp(
   );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
-  const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  return app;
+}
 
-  return {
-    app,
-    http: () => request(app.getHttpServer()),
-    db,
-    config,
-    close: async () => {
-      await app.close();
-      await db.end();
-      await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
-      await dropDatabase(admin, database);
-      await admin.end();
-    },
-  };
+/** Resolves once `check` returns a truthy value (polling), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Drops a suite database once its last connection has gone (closing pools finish asynchronously). */
@@ -89,6 +115,7 @@ export async function dropDatabase(admin: pg.Client, database: string): Promise<
 /** Removes every key of a suite's Redis prefix. */
 async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
     let cursor = '0';

@@ -79,6 +79,19 @@ export class AppConfig {
   @Max(1_000_000)
   JOB_BATCH_SIZE = 10_000;
 
+  /** Attempts of a failing job before it is marked failed (retries back off exponentially from JOB_BACKOFF_MS). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  JOB_ATTEMPTS = 5;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3_600_000)
+  JOB_BACKOFF_MS = 1_000;
+
   /** How often due memberships are removed (reads hide them from their expiry instant anyway). */
   @Transform(toInt)
   @IsInt()

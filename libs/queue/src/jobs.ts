@@ -1,3 +1,4 @@
+import type { AppConfig } from '#libs/config';
 import type { JobOptions } from 'bull';
 
 /** The one queue of the service; jobs are told apart by name. */
@@ -29,12 +30,14 @@ export interface PurgeJob {
  * Every job: retried with exponential backoff; completed jobs are removed (a kept one would
  * block re-adding its id), the last failures are kept so they stay visible.
  */
-export const DEFAULT_JOB_OPTIONS: JobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 1000 },
-  removeOnComplete: true,
-  removeOnFail: 1000,
-};
+export function defaultJobOptions(config: Pick<AppConfig, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS'>): JobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    removeOnComplete: true,
+    removeOnFail: 1000,
+  };
+}
 
 /** Job ids, prefixed: Bull's own ids are numeric. */
 export const jobId = {

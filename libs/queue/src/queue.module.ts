@@ -1,7 +1,7 @@
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { AppConfig } from '#libs/config';
-import { DEFAULT_JOB_OPTIONS, QUEUE_NAME } from './jobs.js';
+import { defaultJobOptions, QUEUE_NAME } from './jobs.js';
 import { JobsProducer } from './jobs.producer.js';
 
 /** The Bull queue on Redis (REDIS_URL, keys under REDIS_PREFIX) and its producer. */
@@ -12,7 +12,7 @@ import { JobsProducer } from './jobs.producer.js';
       useFactory: (config: AppConfig) => ({
         url: config.REDIS_URL,
         prefix: config.REDIS_PREFIX,
-        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+        defaultJobOptions: defaultJobOptions(config),
       }),
     }),
     BullModule.registerQueue({ name: QUEUE_NAME }),
