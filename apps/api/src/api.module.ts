@@ -4,6 +4,7 @@ import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
 import { HistoryModule } from '#libs/history';
 import { MembershipsModule } from '#libs/memberships';
+import { ObservabilityModule } from '#libs/observability';
 import { ReportsModule } from '#libs/reports';
 import { SegmentsModule } from '#libs/segments';
 import { CompatController } from './compat/compat.controller.js';
@@ -15,7 +16,15 @@ import { SegmentsController } from './segments/segments.controller.js';
 import { UsersController } from './users/users.controller.js';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, SegmentsModule, MembershipsModule, HistoryModule, ReportsModule],
+  imports: [
+    ConfigModule,
+    DatabaseModule,
+    ObservabilityModule.forRoot('api'),
+    SegmentsModule,
+    MembershipsModule,
+    HistoryModule,
+    ReportsModule,
+  ],
   controllers: [SegmentsController, UsersController, HistoryController, ReportsController, CompatController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },

@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '#libs/config';
+import { Logger } from 'nestjs-pino';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -13,6 +14,8 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', async (request, reply) => {
+      // The request logger (pino-http) reads the id from the raw request.
+      (request.raw as typeof request.raw & { id: string }).id = request.id;
       void reply.header('x-request-id', request.id);
     });
   app.enableShutdownHooks();
@@ -29,5 +32,6 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     ...HTTP_APP_OPTIONS,
     bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
   return configureApp(app);
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfig } from '#libs/config';
 import { createApiApp } from './app.js';
 
@@ -7,7 +7,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig();
   const app = await createApiApp(config);
   await app.listen({ port: config.PORT, host: config.HOST });
-  new Logger('Api').log(`Listening on http://${config.HOST}:${config.PORT} (Swagger UI at /swagger)`);
+  app.get(Logger).log(`Listening on http://${config.HOST}:${config.PORT} (Swagger UI at /swagger)`);
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,14 +1,18 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig } from '#libs/config';
+import { Logger } from 'nestjs-pino';
 import { WorkerModule } from './worker.module.js';
 
 async function bootstrap(): Promise<void> {
-  loadConfig();
-  const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
+  const config = loadConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter(), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  // SIGTERM: running jobs stop after their current chunk, queues and pools close, then the process exits.
   app.enableShutdownHooks();
-  new Logger('Worker').log('Worker started');
+  await app.listen({ port: config.WORKER_PORT, host: config.HOST });
+  app.get(Logger).log(`Worker started; /metrics and /health on port ${config.WORKER_PORT}`);
 }
 
 bootstrap().catch((error: unknown) => {

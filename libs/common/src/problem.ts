@@ -1,5 +1,7 @@
 import { HttpException } from '@nestjs/common';
 
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
 /** One bad field or item of a request, named by its path in the request (`add[2].slug`, `user_id`). */
 export interface ProblemFieldError {
   field: string;

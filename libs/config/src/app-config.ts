@@ -41,6 +41,13 @@ export class AppConfig {
   @Max(65535)
   PORT = 3000;
 
+  /** Port of the worker's /metrics and /health endpoints. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  WORKER_PORT = 3001;
+
   @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// connection URL' })
   DATABASE_URL = 'postgres://postgres@localhost:5432/segmentation';
 

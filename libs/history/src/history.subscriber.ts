@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
 import type {
   DataSource,
   EntityManager,
@@ -11,8 +13,17 @@ import type {
 import type { MembershipChange } from './history.types.js';
 
 const BUFFER = Symbol('membershipHistory');
+const WRITTEN = Symbol('membershipHistoryWritten');
 
-type Buffered = { [BUFFER]?: MembershipChange[] };
+type Buffered = { [BUFFER]?: MembershipChange[]; [WRITTEN]?: MembershipChange[] };
+
+export const MEMBERSHIP_CHANGES = 'membership_changes_total';
+
+export const membershipChangesProvider = makeCounterProvider({
+  name: MEMBERSHIP_CHANGES,
+  help: 'Committed membership changes by operation and reason',
+  labelNames: ['operation', 'reason'],
+});
 
 const INSERT_HISTORY = `
   INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
@@ -29,7 +40,10 @@ const INSERT_HISTORY = `
  */
 @Injectable()
 export class HistorySubscriber implements EntitySubscriberInterface {
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    @InjectMetric(MEMBERSHIP_CHANGES) private readonly changesCounter: Counter,
+  ) {
     dataSource.subscribers.push(this);
   }
 
@@ -45,6 +59,7 @@ export class HistorySubscriber implements EntitySubscriberInterface {
   async beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> {
     const changes = takeBuffer(event.queryRunner);
     if (changes.length === 0) return;
+    (event.queryRunner.data as Buffered)[WRITTEN] = changes;
     await event.queryRunner.query(INSERT_HISTORY, [
       changes.map((change) => change.userId),
       changes.map((change) => change.segmentId),
@@ -55,8 +70,16 @@ export class HistorySubscriber implements EntitySubscriberInterface {
     ]);
   }
 
+  /** Counts the changes once they are committed. */
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    const data = event.queryRunner.data as Buffered;
+    for (const change of data[WRITTEN] ?? []) this.changesCounter.inc({ operation: change.operation, reason: change.reason });
+    delete data[WRITTEN];
+  }
+
   afterTransactionRollback(event: TransactionRollbackEvent): void {
     takeBuffer(event.queryRunner);
+    delete (event.queryRunner.data as Buffered)[WRITTEN];
   }
 }
 

@@ -1,10 +1,11 @@
-import { OnQueueFailed, Process, Processor } from '@nestjs/bull';
+import { OnQueueCompleted, OnQueueFailed, Process, Processor } from '@nestjs/bull';
 import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { HistoryPartitionsService } from '#libs/history';
 import { MembershipExpiryService, MembershipRolloutService, SegmentPurgeService } from '#libs/memberships';
 import { JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from '#libs/queue';
 import { SegmentsService } from '#libs/segments';
 import type { Job } from 'bull';
+import { JobsMetrics } from './jobs.metrics.js';
 
 /**
  * The Bull processors: thin, each delegating to the service that owns the work. Long jobs
@@ -22,6 +23,7 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     private readonly expiry: MembershipExpiryService,
     private readonly partitions: HistoryPartitionsService,
     private readonly segments: SegmentsService,
+    private readonly metrics: JobsMetrics,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -48,8 +50,16 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     await this.partitions.maintain();
   }
 
+  @OnQueueCompleted()
+  completed(job: Job, result: unknown): void {
+    this.metrics.completed(job);
+    if (job.name === JobName.Rollout || job.name === JobName.Purge)
+      this.logger.log({ jobId: job.id, job: job.name, result }, 'Job completed');
+  }
+
   @OnQueueFailed()
   async failed(job: Job, error: Error): Promise<void> {
+    this.metrics.failed(job);
     const final = job.attemptsMade >= (job.opts.attempts ?? 1);
     this.logger.warn({ jobId: job.id, job: job.name, attempt: job.attemptsMade, final, err: error }, 'Job failed');
     if (final && job.name === JobName.Rollout) {

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
 import { ReportsService } from '#libs/reports';
@@ -7,7 +8,6 @@ import { SegmentsService } from '#libs/segments';
 import type { FastifyRequest } from 'fastify';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
 import { reportUrl } from '../reports/report-url.js';
-import { ApiProblems } from '../http/openapi.decorators.js';
 import { EmptyBodyPipe, ParseUserIdPipe } from '../http/params.js';
 import {
   CompatChangeResultDto,

@@ -1,8 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { toPage } from '#libs/common';
+import { ApiProblems, toPage } from '#libs/common';
 import { historyCursorKey, HistoryService } from '#libs/history';
-import { ApiProblems } from '../http/openapi.decorators.js';
 import { ParseUserIdPipe } from '../http/params.js';
 import { HistoryEntryDto, HistoryPageDto, HistoryQueryDto } from './dto/history.dto.js';
 

@@ -12,7 +12,7 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'>): 
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Report links carry a signed token in the path.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Errors Fastify raises before routing (bad or overlong URLs) get the same problem+json as the rest.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendProblem(reply, request, toProblem(error)),
     requestIdHeader: false,

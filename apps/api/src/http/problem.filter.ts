@@ -1,9 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
-import { ProblemException, type ProblemDetails } from '#libs/common';
+import { PROBLEM_CONTENT_TYPE, ProblemException, type ProblemDetails } from '#libs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /**
  * Every failure of a request becomes an RFC 9457 problem+json response here: domain

@@ -1,8 +1,8 @@
 import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '#libs/common';
 import { ReportsService } from '#libs/reports';
 import type { FastifyRequest } from 'fastify';
-import { ApiProblems } from '../http/openapi.decorators.js';
 import { ReportLinkDto, ReportQueryDto } from './dto/report.dto.js';
 import { REPORT_DOWNLOAD_PATH, reportUrl } from './report-url.js';
 import { AppConfig } from '#libs/config';

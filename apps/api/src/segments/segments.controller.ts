@@ -1,9 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { toPage } from '#libs/common';
+import { ApiProblems, toPage } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import { SegmentsService } from '#libs/segments';
-import { ApiProblems } from '../http/openapi.decorators.js';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ParseSlugPipe } from '../http/params.js';
 import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';

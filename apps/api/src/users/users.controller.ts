@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
-import { ApiProblems } from '../http/openapi.decorators.js';
 import { ParseUserIdPipe } from '../http/params.js';
 import { BulkRegisterUsersDto, ChangeUserSegmentsDto, RegisterUserDto } from './dto/user-request.dto.js';
 import { BulkRegisterResultDto, ChangeUserSegmentsResultDto, UserIdDto, UserSegmentDto, UserSegmentsDto } from './dto/user-response.dto.js';

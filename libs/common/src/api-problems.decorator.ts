@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ProblemDto } from './problem.dto.js';
-import { PROBLEM_CONTENT_TYPE } from './problem.filter.js';
+import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'The request is malformed or invalid; `errors` names every bad field',
@@ -13,7 +13,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'The request body is not JSON',
   422: 'The request refers to segments that do not exist; `errors` names each, nothing was changed',
   500: 'Unexpected failure; logged under `request_id`',
-  503: 'A dependency is unavailable; retry later',
+  503: 'A dependency is unavailable; retry later (readiness: `errors` names what is down)',
 };
 
 /** Documents the problem+json responses an operation can give (400 and 500 are always possible). */

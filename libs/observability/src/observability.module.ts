@@ -1,0 +1,38 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { AppConfig } from '#libs/config';
+import { QueueModule } from '#libs/queue';
+import { LoggerModule } from 'nestjs-pino';
+import { DatabaseMetrics, databaseMetricProviders } from './database-metrics.js';
+import { HealthController } from './health.controller.js';
+import { HttpMetrics, httpMetricProviders } from './http-metrics.js';
+import { loggerParams } from './logging.js';
+import { MetricsController } from './metrics.controller.js';
+import { MetricsRefresh } from './metrics-refresh.js';
+
+/**
+ * Logs, metrics (/metrics) and health (/health/live, /health/ready) of one process; every
+ * metric carries a `service` label (api or worker).
+ */
+@Global()
+@Module({})
+export class ObservabilityModule {
+  static forRoot(service: 'api' | 'worker'): DynamicModule {
+    return {
+      module: ObservabilityModule,
+      imports: [
+        LoggerModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig) => loggerParams(config, service) }),
+        PrometheusModule.register({
+          path: '/metrics',
+          controller: MetricsController,
+          defaultLabels: { service },
+          defaultMetrics: { enabled: true },
+        }),
+        QueueModule,
+      ],
+      controllers: [HealthController],
+      providers: [MetricsRefresh, HttpMetrics, DatabaseMetrics, ...httpMetricProviders, ...databaseMetricProviders],
+      exports: [MetricsRefresh],
+    };
+  }
+}
