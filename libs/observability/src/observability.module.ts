@@ -9,6 +9,7 @@ import { HttpMetrics, httpMetricProviders } from './http-metrics.js';
 import { loggerParams } from './logging.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsRefresh } from './metrics-refresh.js';
+import { ShutdownLog } from './shutdown-log.js';
 
 /**
  * Logs, metrics (/metrics) and health (/health/live, /health/ready) of one process; every
@@ -31,7 +32,7 @@ export class ObservabilityModule {
         QueueModule,
       ],
       controllers: [HealthController],
-      providers: [MetricsRefresh, HttpMetrics, DatabaseMetrics, ...httpMetricProviders, ...databaseMetricProviders],
+      providers: [MetricsRefresh, HttpMetrics, DatabaseMetrics, ShutdownLog, ...httpMetricProviders, ...databaseMetricProviders],
       exports: [MetricsRefresh],
     };
   }
