@@ -15,7 +15,18 @@ describe('configuration', () => {
     expect(config).toMatchObject({ PORT: 8080, RUN_MIGRATIONS: false, DATABASE_URL: 'postgresql://u:p@db:5432/x' });
   });
 
+  it('reads every variable it declares, optional ones included', () => {
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://segments.example.com' }).PUBLIC_BASE_URL).toBe('https://segments.example.com');
+    expect(loadConfig({}).PUBLIC_BASE_URL).toBeUndefined();
+  });
+
+  it('requires an explicit report link secret in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/REPORT_LINK_SECRET/);
+    expect(loadConfig({ NODE_ENV: 'production', REPORT_LINK_SECRET: 'x'.repeat(32) }).REPORT_LINK_SECRET).toBe('x'.repeat(32));
+  });
+
   it.each([
+    ['PUBLIC_BASE_URL', 'localhost:3000/'],
     ['PORT', 'http'],
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://localhost/x'],

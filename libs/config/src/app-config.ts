@@ -148,7 +148,7 @@ export class AppConfig {
   /** Base of the report links handed out (e.g. https://segments.example.com); default: the request's own host. */
   @IsOptional()
   @Matches(/^https?:\/\/[^\s?#]+[^/\s?#]$/, { message: 'must be an http(s) URL without a trailing slash' })
-  PUBLIC_BASE_URL?: string;
+  PUBLIC_BASE_URL: string | undefined = undefined;
 }
 
 export class ConfigError extends Error {
