@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { ReferenceObject, RequestBodyObject, SchemaObject } from '@nestjs/swagger';
 import { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
@@ -16,9 +17,35 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1.0.0')
     .addTag('segments', 'Segment catalogue')
     .addTag('users', 'Users and their segments')
+    .addTag('history', 'Membership history of a user')
+    .addTag('reports', 'Monthly CSV reports of membership history')
+    .addTag('operations', 'Health of the service')
     .addTag('compatibility', 'Routes of the original service, kept working (deprecated)')
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return withRequestExamples(SwaggerModule.createDocument(app, config));
+}
+
+/**
+ * Gives every JSON request body an example, assembled from the examples its schema's
+ * properties document, so the two cannot drift apart.
+ */
+function withRequestExamples(document: OpenAPIObject): OpenAPIObject {
+  const schemas = document.components?.schemas ?? {};
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item) as { requestBody?: RequestBodyObject }[]) {
+      const media = operation?.requestBody?.content?.['application/json'];
+      const ref = (media?.schema as ReferenceObject | undefined)?.$ref;
+      if (!media || !ref) continue;
+      const schema = schemas[ref.split('/').at(-1)!] as SchemaObject;
+      media.example = Object.fromEntries(
+        Object.entries(schema.properties ?? {})
+          .filter(([, property]) => (property as SchemaObject).example !== undefined)
+          .map(([name, property]) => [name, (property as SchemaObject).example]),
+      );
+    }
+  }
+  return document;
 }
 
 /** The committed form of the document: stable key order as built, two-space indent, final newline. */

@@ -1,5 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 
+@ApiSchema({ name: 'ProblemFieldError' })
 export class ProblemFieldErrorDto {
   @ApiProperty({ description: 'Path of the bad field or item in the request', example: 'add[1]' })
   field: string;
@@ -9,6 +10,7 @@ export class ProblemFieldErrorDto {
 }
 
 /** RFC 9457 problem details. */
+@ApiSchema({ name: 'Problem' })
 export class ProblemDto {
   @ApiProperty({
     description: 'Problem type: `/problems/<kind>`, or `about:blank` for plain HTTP errors',
@@ -19,7 +21,7 @@ export class ProblemDto {
   @ApiProperty({ example: 'The request is invalid' })
   title: string;
 
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', example: 400 })
   status: number;
 
   @ApiProperty({ example: '1 invalid field: add[0].ttl_seconds' })

@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags, ApiSchema } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ApiProblems, ProblemException } from '#libs/common';
 import { migrationsApplied } from '#libs/database';
@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 /** A dependency check gets this long before it counts as down. */
 const CHECK_TIMEOUT_MS = 1000;
 
+@ApiSchema({ name: 'Health' })
 export class HealthDto {
   @ApiProperty({ enum: ['ok'], example: 'ok' })
   status: 'ok';
@@ -25,6 +26,7 @@ export class HealthDto {
 
 @ApiTags('operations')
 @Controller('health')
+@ApiSchema({ name: 'HealthController' })
 export class HealthController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,

@@ -8,7 +8,7 @@ import { SegmentsService } from '#libs/segments';
 import type { FastifyRequest } from 'fastify';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
 import { reportUrl } from '../reports/report-url.js';
-import { EmptyBodyPipe, ParseUserIdPipe } from '../http/params.js';
+import { EmptyBodyPipe, ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import {
   CompatChangeResultDto,
   CompatChangeUserSegmentsDto,
@@ -105,6 +105,7 @@ export class CompatController {
   })
   @ApiOkResponse({ type: CompatUserSegmentsDto })
   @ApiProblems()
+  @ApiUserIdParam()
   async userSegments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<CompatUserSegmentsDto> {
     const segments = await this.memberships.userSegments(userId);
     return { segments: segments.map((segment) => ({ slug: segment.slug })) };
@@ -121,6 +122,7 @@ export class CompatController {
   })
   @ApiOkResponse({ type: CompatReportLinkDto })
   @ApiProblems()
+  @ApiUserIdParam()
   historyReport(
     @Param('user_id', ParseUserIdPipe) userId: number,
     @Query() query: ReportMonthQueryDto,

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems, toPage } from '#libs/common';
 import { historyCursorKey, HistoryService } from '#libs/history';
-import { ParseUserIdPipe } from '../http/params.js';
+import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import { HistoryEntryDto, HistoryPageDto, HistoryQueryDto } from './dto/history.dto.js';
 
 @ApiTags('history')
@@ -18,6 +18,7 @@ export class HistoryController {
   })
   @ApiOkResponse({ type: HistoryPageDto })
   @ApiProblems()
+  @ApiUserIdParam()
   async list(@Param('user_id', ParseUserIdPipe) userId: number, @Query() query: HistoryQueryDto): Promise<HistoryPageDto> {
     const rows = await this.history.userHistory(userId, {
       from: query.from === undefined ? undefined : new Date(query.from),

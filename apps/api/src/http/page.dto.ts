@@ -6,7 +6,7 @@ export const MAX_PAGE_SIZE = 1000;
 
 /** `?limit&cursor` of every cursor-paginated list. */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 100, description: 'Page size' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100, description: 'Page size' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -1,6 +1,7 @@
-import { Injectable, type PipeTransform } from '@nestjs/common';
+import { applyDecorators, Injectable, type PipeTransform } from '@nestjs/common';
+import { ApiParam } from '@nestjs/swagger';
 import { ProblemException } from '#libs/common';
-import { isSlug, SLUG_RULE } from '#libs/segments';
+import { isSlug, SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 
 @Injectable()
@@ -28,4 +29,20 @@ export class EmptyBodyPipe implements PipeTransform<unknown, undefined> {
     const fields = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : ['body'];
     throw ProblemException.validation(fields.map((field) => ({ field, message: 'is not accepted: this route takes no body' })));
   }
+}
+
+/** Documents the `user_id` path parameter as the integer it is. */
+export function ApiUserIdParam(): MethodDecorator {
+  return applyDecorators(ApiParam({ name: 'user_id', schema: { type: 'integer', minimum: 1, maximum: MAX_USER_ID }, example: 1000 }));
+}
+
+/** Documents the `slug` path parameter with the slug rule. */
+export function ApiSlugParam(): MethodDecorator {
+  return applyDecorators(
+    ApiParam({
+      name: 'slug',
+      schema: { type: 'string', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH },
+      example: 'AVITO_VOICE_MESSAGES',
+    }),
+  );
 }

@@ -4,7 +4,7 @@ import { ApiProblems, toPage } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import { SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
-import { ParseSlugPipe } from '../http/params.js';
+import { ParseSlugPipe, ApiSlugParam } from '../http/params.js';
 import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
 import {
   RolloutDto,
@@ -54,6 +54,7 @@ export class SegmentsController {
   })
   @ApiOkResponse({ type: SegmentDetailsDto })
   @ApiProblems(404)
+  @ApiSlugParam()
   async get(@Param('slug', ParseSlugPipe) slug: string): Promise<SegmentDetailsDto> {
     const segment = await this.segments.getBySlug(slug);
     return {
@@ -71,6 +72,7 @@ export class SegmentsController {
   })
   @ApiOkResponse({ type: SegmentDto })
   @ApiProblems(404)
+  @ApiSlugParam()
   async update(@Param('slug', ParseSlugPipe) slug: string, @Body() body: UpdateSegmentDto): Promise<SegmentDto> {
     const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent });
     return SegmentDto.from(segment);
@@ -85,6 +87,7 @@ export class SegmentsController {
   })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems(404)
+  @ApiSlugParam()
   async delete(@Param('slug', ParseSlugPipe) slug: string): Promise<void> {
     await this.segments.delete(slug);
   }
@@ -97,6 +100,7 @@ export class SegmentsController {
   })
   @ApiOkResponse({ type: SegmentMemberPageDto })
   @ApiProblems(404)
+  @ApiSlugParam()
   async members(@Param('slug', ParseSlugPipe) slug: string, @Query() query: PageQueryDto): Promise<SegmentMemberPageDto> {
     const segment = await this.segments.getBySlug(slug);
     const rows = await this.memberships.segmentMembers(segment.id, query.limit, query.cursor);

@@ -3,7 +3,7 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { ApiProblems } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
-import { ParseUserIdPipe } from '../http/params.js';
+import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import { BulkRegisterUsersDto, ChangeUserSegmentsDto, RegisterUserDto } from './dto/user-request.dto.js';
 import { BulkRegisterResultDto, ChangeUserSegmentsResultDto, UserIdDto, UserSegmentDto, UserSegmentsDto } from './dto/user-response.dto.js';
 
@@ -45,6 +45,7 @@ export class UsersController {
   })
   @ApiOkResponse({ type: UserSegmentsDto })
   @ApiProblems()
+  @ApiUserIdParam()
   async segments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<UserSegmentsDto> {
     const segments = await this.memberships.userSegments(userId);
     return { user_id: userId, segments: segments.map(UserSegmentDto.from) };

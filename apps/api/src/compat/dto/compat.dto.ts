@@ -1,10 +1,11 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { MAX_SLUGS_PER_REQUEST } from '../../users/dto/user-request.dto.js';
 
+@ApiSchema({ name: 'CompatSlug' })
 export class CompatSlugDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH })
   @IsString()
@@ -12,6 +13,7 @@ export class CompatSlugDto {
   slug: string;
 }
 
+@ApiSchema({ name: 'CompatCreateSegment' })
 export class CompatCreateSegmentDto extends CompatSlugDto {
   @ApiPropertyOptional({ minimum: 0, maximum: 100, example: 30, description: 'Share of users given the segment automatically' })
   @IsOptional()
@@ -21,8 +23,9 @@ export class CompatCreateSegmentDto extends CompatSlugDto {
   user_percent?: number;
 }
 
+@ApiSchema({ name: 'CompatChangeUserSegments' })
 export class CompatChangeUserSegmentsDto {
-  @ApiProperty({ minimum: 1, maximum: MAX_USER_ID, example: 1000 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_USER_ID, example: 1000 })
   @IsInt()
   @Min(1)
   @Max(MAX_USER_ID)
@@ -45,6 +48,7 @@ export class CompatChangeUserSegmentsDto {
   delete_segments?: string[];
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: MAX_TTL_SECONDS,
     example: 86400,
@@ -57,39 +61,46 @@ export class CompatChangeUserSegmentsDto {
   ttl?: number;
 }
 
+@ApiSchema({ name: 'CompatUserId' })
 export class CompatUserIdDto {
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   user_id: number;
 }
 
+@ApiSchema({ name: 'CompatCreatedAt' })
 export class CompatCreatedAtDto {
   @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
   created_at: Date;
 }
 
+@ApiSchema({ name: 'CompatMessage' })
 export class CompatMessageDto {
   @ApiProperty({ example: 'ok' })
   message: string;
 }
 
+@ApiSchema({ name: 'CompatChangeResult' })
 export class CompatChangeResultDto {
-  @ApiProperty({ example: 1 })
+  @ApiProperty({ type: 'integer', example: 1 })
   segments_added: number;
 
-  @ApiProperty({ example: 0 })
+  @ApiProperty({ type: 'integer', example: 0 })
   segments_deleted: number;
 }
 
+@ApiSchema({ name: 'CompatSlugItem' })
 export class CompatSlugItemDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
   slug: string;
 }
 
+@ApiSchema({ name: 'CompatUserSegments' })
 export class CompatUserSegmentsDto {
   @ApiProperty({ type: [CompatSlugItemDto] })
   segments: CompatSlugItemDto[];
 }
 
+@ApiSchema({ name: 'CompatReportLink' })
 export class CompatReportLinkDto {
   @ApiProperty({ example: 'http://localhost:3000/reports/segment-history/eyJ5IjoyMDI2LCJtIjoxMX0.c2lnbmF0dXJl' })
   report_link: string;

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import type { HistoryEntry } from '#libs/history';
 import { IsISO8601, IsOptional } from 'class-validator';
 import { PageQueryDto } from '../../http/page.dto.js';
@@ -15,8 +15,9 @@ export class HistoryQueryDto extends PageQueryDto {
   to?: string;
 }
 
+@ApiSchema({ name: 'HistoryEntry' })
 export class HistoryEntryDto {
-  @ApiProperty({ example: 1000 })
+  @ApiProperty({ type: 'integer', example: 1000 })
   user_id: number;
 
   @ApiProperty({ description: 'Slug of the segment at the time of the change', example: 'AVITO_VOICE_MESSAGES' })
@@ -36,6 +37,7 @@ export class HistoryEntryDto {
   }
 }
 
+@ApiSchema({ name: 'HistoryPage' })
 export class HistoryPageDto {
   @ApiProperty({ type: [HistoryEntryDto], description: 'Newest first' })
   items: HistoryEntryDto[];

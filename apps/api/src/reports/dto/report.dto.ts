@@ -1,17 +1,17 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { MAX_USER_ID } from '#libs/users';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class ReportMonthQueryDto {
-  @ApiProperty({ minimum: 1970, maximum: 9999, example: 2026 })
+  @ApiProperty({ type: 'integer', minimum: 1970, maximum: 9999, example: 2026 })
   @Type(() => Number)
   @IsInt()
   @Min(1970)
   @Max(9999)
   year: number;
 
-  @ApiProperty({ minimum: 1, maximum: 12, example: 11 })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 12, example: 11 })
   @Type(() => Number)
   @IsInt()
   @Min(1)
@@ -20,7 +20,7 @@ export class ReportMonthQueryDto {
 }
 
 export class ReportQueryDto extends ReportMonthQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Only this user’s changes' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Only this user’s changes' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -29,6 +29,7 @@ export class ReportQueryDto extends ReportMonthQueryDto {
   user_id?: number;
 }
 
+@ApiSchema({ name: 'ReportLink' })
 export class ReportLinkDto {
   @ApiProperty({
     description: 'Link to the CSV; any instance serves it until it expires',

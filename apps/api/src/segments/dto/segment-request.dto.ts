@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType, ApiSchema } from '@nestjs/swagger';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
+@ApiSchema({ name: 'CreateSegment' })
 export class CreateSegmentDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH, description: 'Case-sensitive' })
   @IsString()
@@ -29,4 +30,5 @@ export class CreateSegmentDto {
   auto_percent?: number | null;
 }
 
+@ApiSchema({ name: 'UpdateSegment' })
 export class UpdateSegmentDto extends PartialType(OmitType(CreateSegmentDto, ['slug'] as const)) {}

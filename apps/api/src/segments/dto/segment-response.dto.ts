@@ -1,7 +1,8 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { SegmentMember } from '#libs/memberships';
 import type { RolloutState, SegmentEntity } from '#libs/segments';
 
+@ApiSchema({ name: 'Segment' })
 export class SegmentDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
   slug: string;
@@ -29,6 +30,7 @@ export class SegmentDto {
   }
 }
 
+@ApiSchema({ name: 'Rollout' })
 export class RolloutDto {
   @ApiProperty({
     enum: ['pending', 'running', 'done', 'failed'],
@@ -37,10 +39,10 @@ export class RolloutDto {
   })
   state: RolloutState;
 
-  @ApiProperty({ description: 'Registered users processed so far', example: 250000 })
+  @ApiProperty({ type: 'integer', description: 'Registered users processed so far', example: 250000 })
   processed: number;
 
-  @ApiProperty({ type: Number, nullable: true, description: 'Registered users when the rollout started', example: 1000000 })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Registered users when the rollout started', example: 1000000 })
   total: number | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'Why the rollout failed; change auto_percent to retry', example: null })
@@ -52,14 +54,16 @@ export class RolloutDto {
   }
 }
 
+@ApiSchema({ name: 'SegmentDetails' })
 export class SegmentDetailsDto extends SegmentDto {
-  @ApiProperty({ description: 'Users currently in the segment (expired memberships excluded)', example: 3 })
+  @ApiProperty({ type: 'integer', description: 'Users currently in the segment (expired memberships excluded)', example: 3 })
   member_count: number;
 
   @ApiProperty({ type: RolloutDto, nullable: true, description: 'Progress of the automatic assignment; null for a manual-only segment' })
   rollout: RolloutDto | null;
 }
 
+@ApiSchema({ name: 'SegmentPage' })
 export class SegmentPageDto {
   @ApiProperty({ type: [SegmentDto] })
   items: SegmentDto[];
@@ -68,8 +72,9 @@ export class SegmentPageDto {
   next_cursor: string | null;
 }
 
+@ApiSchema({ name: 'SegmentMember' })
 export class SegmentMemberDto {
-  @ApiProperty({ example: 1000 })
+  @ApiProperty({ type: 'integer', example: 1000 })
   user_id: number;
 
   @ApiProperty({ type: Date, nullable: true, example: null })
@@ -83,6 +88,7 @@ export class SegmentMemberDto {
   }
 }
 
+@ApiSchema({ name: 'SegmentMemberPage' })
 export class SegmentMemberPageDto {
   @ApiProperty({ type: [SegmentMemberDto] })
   items: SegmentMemberDto[];

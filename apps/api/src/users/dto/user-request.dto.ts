@@ -1,4 +1,4 @@
-import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath, ApiSchema } from '@nestjs/swagger';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
@@ -10,8 +10,10 @@ import { IsAbsentWith, IsFutureInstant } from '../../http/validators.js';
 export const MAX_SLUGS_PER_REQUEST = 1000;
 export const MAX_BULK_USER_IDS = 100_000;
 
+@ApiSchema({ name: 'RegisterUser' })
 export class RegisterUserDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: MAX_USER_ID,
     example: 1000,
@@ -24,8 +26,9 @@ export class RegisterUserDto {
   user_id?: number;
 }
 
+@ApiSchema({ name: 'BulkRegisterUsers' })
 export class BulkRegisterUsersDto {
-  @ApiProperty({ type: [Number], minItems: 1, maxItems: MAX_BULK_USER_IDS, example: [1000, 1002, 1004] })
+  @ApiProperty({ type: 'integer', isArray: true, minItems: 1, maxItems: MAX_BULK_USER_IDS, example: [1000, 1002, 1004] })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BULK_USER_IDS)
@@ -35,13 +38,20 @@ export class BulkRegisterUsersDto {
   user_ids: number[];
 }
 
+@ApiSchema({ name: 'AddSegmentItem' })
 export class AddSegmentItemDto {
   @ApiProperty({ example: 'AVITO_DISCOUNT_30', pattern: SLUG_PATTERN.source, maxLength: SLUG_MAX_LENGTH })
   @IsString()
   @Matches(SLUG_PATTERN, { message: SLUG_RULE })
   slug: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_TTL_SECONDS, example: 86400, description: 'Membership lasts this many seconds' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_TTL_SECONDS,
+    example: 86400,
+    description: 'Membership lasts this many seconds',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -66,6 +76,7 @@ const slugsToItems = ({ value }: { value: unknown }) =>
     : value;
 
 @ApiExtraModels(AddSegmentItemDto)
+@ApiSchema({ name: 'ChangeUserSegments' })
 export class ChangeUserSegmentsDto {
   @ApiPropertyOptional({
     type: 'array',
@@ -96,6 +107,7 @@ export class ChangeUserSegmentsDto {
   remove?: string[];
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: MAX_TTL_SECONDS,
     example: 3600,

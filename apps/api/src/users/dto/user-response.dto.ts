@@ -1,19 +1,22 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { MembershipChangeResult, UserSegment } from '#libs/memberships';
 
+@ApiSchema({ name: 'UserId' })
 export class UserIdDto {
-  @ApiProperty({ example: 1000 })
+  @ApiProperty({ type: 'integer', example: 1000 })
   user_id: number;
 }
 
+@ApiSchema({ name: 'BulkRegisterResult' })
 export class BulkRegisterResultDto {
-  @ApiProperty({ description: 'Ids registered by this request', example: 2 })
+  @ApiProperty({ type: 'integer', description: 'Ids registered by this request', example: 2 })
   created: number;
 
-  @ApiProperty({ description: 'Ids that were already registered (duplicates counted once)', example: 1 })
+  @ApiProperty({ type: 'integer', description: 'Ids that were already registered (duplicates counted once)', example: 1 })
   existing: number;
 }
 
+@ApiSchema({ name: 'UserSegment' })
 export class UserSegmentDto {
   @ApiProperty({ example: 'AVITO_VOICE_MESSAGES' })
   slug: string;
@@ -29,14 +32,16 @@ export class UserSegmentDto {
   }
 }
 
+@ApiSchema({ name: 'UserSegments' })
 export class UserSegmentsDto {
-  @ApiProperty({ example: 1000 })
+  @ApiProperty({ type: 'integer', example: 1000 })
   user_id: number;
 
   @ApiProperty({ type: [UserSegmentDto], description: 'Sorted by slug' })
   segments: UserSegmentDto[];
 }
 
+@ApiSchema({ name: 'ChangeUserSegmentsResult' })
 export class ChangeUserSegmentsResultDto extends UserSegmentsDto {
   @ApiProperty({ type: [String], description: 'Slugs that became memberships by this request', example: ['AVITO_VOICE_MESSAGES'] })
   added: string[];

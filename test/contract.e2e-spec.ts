@@ -1,0 +1,146 @@
+import {
+  changeUserSegments,
+  compatChangeUserSegments,
+  compatCreateSegment,
+  compatGetUserSegments,
+  createSegment,
+  createSegmentationClient,
+  createSegmentHistoryReport,
+  deleteSegment,
+  downloadSegmentHistoryReport,
+  getLiveness,
+  getReadiness,
+  getSegment,
+  getUserHistory,
+  getUserSegments,
+  listSegmentMembers,
+  listSegments,
+  registerUser,
+  registerUsers,
+  updateSegment,
+  type Client,
+} from '#libs/client';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/app.js';
+import { ContractRecorder, operations } from './support/contract.js';
+
+/**
+ * Every operation through the generated client against the running service; each response
+ * is checked against openapi.json (status, content type, and body with no undocumented
+ * field), so the code, the document and the client cannot drift apart.
+ */
+describe('API contract through the generated client', () => {
+  let t: TestApp;
+  let client: Client;
+  const contract = new ContractRecorder();
+  const path = { user_id: 1000 };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    await t.app.listen(0, '127.0.0.1');
+    client = createSegmentationClient(`http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`);
+    contract.attach(client);
+  });
+  afterEach(() => {
+    expect(contract.violations.splice(0)).toEqual([]);
+  });
+  afterAll(async () => t?.close());
+
+  it('segments: create, read, list, change, members, delete, and their errors', async () => {
+    const created = await createSegment({ client, body: { slug: 'AVITO_VOICE_MESSAGES', description: 'Voice', auto_percent: null } });
+    expect(created.response.status).toBe(201);
+    expect(created.data?.slug).toBe('AVITO_VOICE_MESSAGES');
+    const duplicate = await createSegment({ client, body: { slug: 'AVITO_VOICE_MESSAGES' } });
+    expect(duplicate.error?.status).toBe(409);
+    const invalid = await createSegment({ client, body: { slug: 'bad slug' } });
+    expect(invalid.error?.errors?.[0]?.field).toBe('slug');
+
+    expect((await listSegments({ client, query: { limit: 10 } })).data?.items.map((segment) => segment.slug)).toEqual([
+      'AVITO_VOICE_MESSAGES',
+    ]);
+    expect((await listSegments({ client, query: { limit: 0 } })).error?.status).toBe(400);
+
+    await changeUserSegments({ client, path, body: { add: ['AVITO_VOICE_MESSAGES'] } });
+    const details = await getSegment({ client, path: { slug: 'AVITO_VOICE_MESSAGES' } });
+    expect(details.data).toMatchObject({ member_count: 1, rollout: null });
+    expect((await getSegment({ client, path: { slug: 'NOPE' } })).error?.status).toBe(404);
+
+    const changed = await updateSegment({
+      client,
+      path: { slug: 'AVITO_VOICE_MESSAGES' },
+      body: { description: 'Voice messages', auto_percent: 5 },
+    });
+    expect(changed.data).toMatchObject({ description: 'Voice messages', auto_percent: 5 });
+    expect((await getSegment({ client, path: { slug: 'AVITO_VOICE_MESSAGES' } })).data?.rollout?.state).toMatch(/pending|running|done/);
+    expect((await updateSegment({ client, path: { slug: 'NOPE' }, body: {} })).error?.status).toBe(404);
+
+    const members = await listSegmentMembers({ client, path: { slug: 'AVITO_VOICE_MESSAGES' }, query: { limit: 10 } });
+    expect(members.data?.items).toEqual([{ user_id: 1000, expires_at: null, source: 'manual' }]);
+    expect((await listSegmentMembers({ client, path: { slug: 'NOPE' } })).error?.status).toBe(404);
+
+    expect((await deleteSegment({ client, path: { slug: 'AVITO_VOICE_MESSAGES' } })).response.status).toBe(204);
+    expect((await deleteSegment({ client, path: { slug: 'AVITO_VOICE_MESSAGES' } })).error?.status).toBe(404);
+  });
+
+  it('users: register, bulk, read and change segments, and their errors', async () => {
+    await createSegment({ client, body: { slug: 'AVITO_DISCOUNT_30' } });
+    expect((await registerUser({ client, body: { user_id: 2000 } })).response.status).toBe(201);
+    expect((await registerUser({ client, body: { user_id: 2000 } })).response.status).toBe(200);
+    expect((await registerUser({ client, body: {} })).data?.user_id).toEqual(expect.any(Number));
+    expect((await registerUser({ client, body: { user_id: 0 } })).error?.status).toBe(400);
+    expect((await registerUsers({ client, body: { user_ids: [2000, 2001] } })).data).toEqual({ created: 1, existing: 1 });
+    expect((await registerUsers({ client, body: { user_ids: [] } })).error?.status).toBe(400);
+
+    const changed = await changeUserSegments({
+      client,
+      path: { user_id: 2000 },
+      body: { add: [{ slug: 'AVITO_DISCOUNT_30', ttl_seconds: 3600 }] },
+    });
+    expect(changed.data).toMatchObject({ user_id: 2000, added: ['AVITO_DISCOUNT_30'], removed: [] });
+    const unknown = await changeUserSegments({ client, path: { user_id: 2000 }, body: { add: ['NOPE'] } });
+    expect(unknown.error).toMatchObject({ status: 422, errors: [{ field: 'add[0]', message: 'segment "NOPE" does not exist' }] });
+    const segments = await getUserSegments({ client, path: { user_id: 2000 } });
+    expect(segments.data?.segments.map((segment) => segment.slug)).toEqual(['AVITO_DISCOUNT_30']);
+    expect((await getUserSegments({ client, path: { user_id: -1 } })).error?.status).toBe(400);
+  });
+
+  it('history and reports', async () => {
+    const history = await getUserHistory({ client, path: { user_id: 2000 }, query: { limit: 10 } });
+    expect(history.data?.items[0]).toMatchObject({ segment: 'AVITO_DISCOUNT_30', operation: 'add', reason: 'manual' });
+    expect((await getUserHistory({ client, path: { user_id: 2000 }, query: { from: 'yesterday' } })).error?.status).toBe(400);
+
+    const now = new Date();
+    const link = await createSegmentHistoryReport({
+      client,
+      query: { year: now.getUTCFullYear(), month: now.getUTCMonth() + 1, user_id: 2000 },
+    });
+    const token = link.data!.report_url.split('/').at(-1)!;
+    const csv = await downloadSegmentHistoryReport({ client, path: { token } });
+    expect(String(csv.data)).toMatch(/^user_id;segment;operation;occurred_at\n2000;AVITO_DISCOUNT_30;add;/);
+    expect((await downloadSegmentHistoryReport({ client, path: { token: `${token}x` } })).error?.status).toBe(403);
+    expect((await createSegmentHistoryReport({ client, query: { year: 2026, month: 13 } })).error?.status).toBe(400);
+  });
+
+  it('operations: liveness and readiness', async () => {
+    expect((await getLiveness({ client })).data?.status).toBe('ok');
+    expect((await getReadiness({ client })).data).toEqual({ status: 'ok', checks: { database: 'up', migrations: 'up', redis: 'up' } });
+  });
+
+  it('compatibility routes', async () => {
+    expect((await compatCreateSegment({ client, body: { slug: 'AVITO_PERFORMANCE_VAS' } })).data?.created_at).toEqual(expect.any(String));
+    const changed = await compatChangeUserSegments({
+      client,
+      body: { user_id: 3000, add_segments: ['AVITO_PERFORMANCE_VAS'], delete_segments: [] },
+    });
+    expect(changed.data).toEqual({ segments_added: 1, segments_deleted: 0 });
+    expect((await compatGetUserSegments({ client, path: { user_id: 3000 } })).data).toEqual({
+      segments: [{ slug: 'AVITO_PERFORMANCE_VAS' }],
+    });
+  });
+
+  it('has called every current operation', () => {
+    const current = operations.filter((operation) => !operation.deprecated).map((operation) => operation.operationId);
+    expect(current.filter((operationId) => !contract.called.has(operationId))).toEqual([]);
+  });
+});

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Swagger UI in a real (headless) browser: the page renders and "Try it out" works. */
+describe('Swagger UI', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) or set CHROMIUM_PATH`,
+      );
+    }
+    t = await createTestApp();
+    await t.http().post('/segments').send({ slug: 'AVITO_VOICE_MESSAGES' }).expect(201);
+    await t
+      .http()
+      .patch('/users/1000/segments')
+      .send({ add: ['AVITO_VOICE_MESSAGES'] })
+      .expect(200);
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  it('renders every operation and runs "Try it out" on GET /users/{user_id}/segments', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(`${base}/swagger`);
+    await page.locator('.opblock').first().waitFor();
+    const rendered = await page.locator('.opblock').count();
+    const documented = (await t.http().get('/swagger/json').expect(200)).body;
+    const operations = Object.values(documented.paths as Record<string, object>).reduce(
+      (total: number, item) => total + Object.keys(item).length,
+      0,
+    );
+    expect(rendered).toBe(operations);
+
+    const operation = page.locator('#operations-users-getUserSegments');
+    await operation.locator('.opblock-summary').click();
+    await operation.getByRole('button', { name: 'Try it out' }).click();
+    await operation.locator('input[placeholder="user_id"]').fill('1000');
+    await operation.getByRole('button', { name: 'Execute' }).click();
+    const response = operation.locator('.live-responses-table tr.response');
+    await response.waitFor();
+    expect((await response.locator('.response-col_status').innerText()).trim()).toBe('200');
+    const body = JSON.parse(await response.locator('.response-col_description pre.microlight').first().innerText());
+    expect(body).toEqual({ user_id: 1000, segments: [{ slug: 'AVITO_VOICE_MESSAGES', expires_at: null, source: 'manual' }] });
+
+    // SWAGGER_SCREENSHOT=docs/swagger-ui.png npm test -- swagger-ui refreshes the README's picture.
+    if (process.env.SWAGGER_SCREENSHOT) {
+      await operation.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: process.env.SWAGGER_SCREENSHOT });
+    }
+    await page.close();
+  }, 60_000);
+});
