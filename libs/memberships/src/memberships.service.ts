@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { decodeCursor, ProblemException, type ProblemFieldError } from '#libs/common';
-import { queryRows } from '#libs/database';
+import { pgPool, queryRows } from '#libs/database';
 import { HistorySubscriber, type HistoryOperation, type MembershipChange } from '#libs/history';
 import { SegmentsService, type SegmentRef } from '#libs/segments';
 import { UsersService } from '#libs/users';
+import DataLoader from 'dataloader';
 import { DataSource, type EntityManager } from 'typeorm';
 import type {
   MembershipChangeFields,
@@ -19,6 +20,12 @@ const DEFAULT_FIELDS: MembershipChangeFields = { add: 'add', remove: 'remove' };
 
 /** A membership is live until its expiry instant (data rule 6): every read applies this. */
 const LIVE = '(m.expires_at IS NULL OR m.expires_at > now())';
+
+const USERS_SEGMENTS_SQL = `
+  SELECT m.user_id AS "userId", s.slug, m.expires_at AS "expiresAt", m.source
+  FROM memberships m JOIN segments s ON s.id = m.segment_id
+  WHERE m.user_id = ANY($1::bigint[]) AND s.deleted_at IS NULL AND ${LIVE}
+  ORDER BY m.user_id, s.slug`;
 
 const USER_SEGMENTS_SQL = `
   SELECT s.slug, m.expires_at AS "expiresAt", m.source
@@ -108,8 +115,32 @@ export class MembershipsService {
 
   /** The user's live segments, sorted by slug; empty for a user the service never saw. */
   async userSegments(userId: number): Promise<UserSegment[]> {
-    return this.readUserSegments(this.dataSource.manager, userId);
+    return this.userSegmentsLoader.load(userId);
   }
+
+  /**
+   * The hot read path. Reads that arrive in the same event-loop turn are answered by one
+   * query (`user_id = ANY(…)`), a named prepared statement planned once per connection: under
+   * load this divides round trips to PostgreSQL by the batch size. Nothing is cached, so a
+   * read that starts after a write completed always sees it (data rule 7).
+   */
+  private readonly userSegmentsLoader = new DataLoader<number, UserSegment[]>(
+    async (userIds) => {
+      const { rows } = await pgPool(this.dataSource).query<UserSegment & { userId: number }>({
+        name: 'users_segments',
+        text: USERS_SEGMENTS_SQL,
+        values: [userIds],
+      });
+      const byUser = new Map<number, UserSegment[]>();
+      for (const { userId, ...segment } of rows) {
+        const list = byUser.get(userId);
+        if (list) list.push(segment);
+        else byUser.set(userId, [segment]);
+      }
+      return userIds.map((userId) => byUser.get(userId) ?? []);
+    },
+    { cache: false, maxBatchSize: 256, batchScheduleFn: (run) => setImmediate(run) },
+  );
 
   /** Live members of a segment by ascending user id, `limit + 1` rows (see toPage). */
   async segmentMembers(segmentId: number, limit: number, cursor?: string): Promise<SegmentMember[]> {

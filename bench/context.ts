@@ -1,0 +1,18 @@
+import type { DatasetSize } from './dataset.js';
+import type { Service } from './processes.js';
+
+/** What every scenario gets: the data set, the running API, and knobs of this run. */
+export interface BenchContext {
+  quick: boolean;
+  size: DatasetSize;
+  databaseUrl: string;
+  env: NodeJS.ProcessEnv;
+  api: Service;
+  /** Hot-path load duration, seconds. */
+  seconds: number;
+  connections: number;
+  /** Requests/s of the bare Node http baseline, measured first. */
+  bareRps?: number;
+  /** Starts a worker for the scenarios that need jobs; stopped by the runner. */
+  worker: () => Promise<Service>;
+}

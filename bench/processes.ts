@@ -1,0 +1,93 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Service {
+  process: ChildProcess;
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** Environment of the service processes the bench starts. */
+export function serviceEnv(databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `bench:${process.pid}`,
+    REPORT_LINK_SECRET: 'bench-report-link-secret-0123456789abcdef',
+    LOG_LEVEL: 'warn',
+    RUN_MIGRATIONS: 'false',
+    ...extra,
+  };
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+    try {
+      const response = await fetch(`${url}/health/ready`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      // A process ended by a signal has signalCode set and exitCode null.
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+/** Starts the built API (dist/) as its own process. */
+export async function startApi(env: NodeJS.ProcessEnv, port: number): Promise<Service> {
+  const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
+    cwd: root,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return { process: child, url, stop: stopper(child) };
+}
+
+/** Starts the built worker (dist/) as its own process. */
+export async function startWorker(env: NodeJS.ProcessEnv, port: number): Promise<Service> {
+  const child = spawn(process.execPath, ['dist/apps/worker/src/main.js'], {
+    cwd: root,
+    env: { ...env, WORKER_PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return { process: child, url, stop: stopper(child) };
+}
+
+/** Starts the bare Node http baseline server. */
+export async function startBare(port: number): Promise<Service> {
+  const child = fork(fileURLToPath(new URL('./bare-server.js', import.meta.url)), [String(port)], { stdio: 'inherit' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+  });
+  return { process: child, url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export async function rssOf(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb * 1024;
+}

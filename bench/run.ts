@@ -1,0 +1,88 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type { BenchContext } from './context.js';
+import { createDatabase, fillDataset, FULL, QUICK } from './dataset.js';
+import { serviceEnv, startApi, startWorker, type Service } from './processes.js';
+import { bare, compatGet, get, patch } from './scenarios/hot-paths.js';
+import { csv } from './scenarios/history.js';
+import { bulkRegistration, deletion, expiry, rollout } from './scenarios/jobs.js';
+import { printTable, type Row } from './table.js';
+
+/**
+ * `npm run bench [-- <name>…] [--quick]`: SPEC §8 benchmarks, each figure beside a baseline
+ * measured in the same run. Names: get, compat, patch, history (csv), rollout, delete,
+ * expiry, bulk; groups: hot, jobs. --quick uses a small data set and short loads (CI runs it
+ * to keep the harness working; its figures are not the targets' conditions).
+ */
+const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
+  get,
+  compat: compatGet,
+  patch,
+  history: csv,
+  rollout,
+  delete: deletion,
+  expiry,
+  bulk: bulkRegistration,
+};
+const GROUPS: Record<string, string[]> = { hot: ['get', 'compat', 'patch'], jobs: ['rollout', 'delete', 'expiry'], csv: ['history'] };
+const HOT = new Set(GROUPS.hot);
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const requested = args.filter((arg) => !arg.startsWith('--')).flatMap((name) => GROUPS[name] ?? [name]);
+const unknown = requested.filter((name) => !SCENARIOS[name]);
+if (unknown.length > 0) {
+  console.error(`Unknown scenario(s): ${unknown.join(', ')}. Known: ${[...Object.keys(SCENARIOS), ...Object.keys(GROUPS)].join(', ')}`);
+  process.exit(2);
+}
+const selected = requested.length > 0 ? Object.keys(SCENARIOS).filter((name) => requested.includes(name)) : Object.keys(SCENARIOS);
+
+const server = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const size = quick ? QUICK : FULL;
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+log(
+  `data set: ${size.users} users, ${size.segments} segments, ${size.historyLastMonth + size.historyThisMonth} history rows${quick ? ' (quick)' : ''}`,
+);
+const databaseUrl = await createDatabase(server, quick ? 'seg_bench_quick' : 'seg_bench');
+const env = serviceEnv(databaseUrl);
+const workers: Service[] = [];
+// The API's start creates the history partitions the data set writes into.
+const api = await startApi(env, 3930);
+const started = Date.now();
+await fillDataset(databaseUrl, size);
+log(`data set generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+const context: BenchContext = {
+  quick,
+  size,
+  databaseUrl,
+  env,
+  api,
+  seconds: quick ? 3 : 10,
+  connections: 64,
+  worker: async () => {
+    const worker = await startWorker({ ...env, EXPIRY_SWEEP_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' }, 3932 + workers.length);
+    workers.push(worker);
+    return worker;
+  },
+};
+
+const rows: Row[] = [];
+try {
+  if (selected.some((name) => HOT.has(name))) rows.push(...(await bare(context)));
+  for (const name of selected) {
+    log(`running ${name}`);
+    rows.push(...(await SCENARIOS[name]!(context)));
+  }
+} finally {
+  await Promise.all(workers.map((worker) => worker.stop()));
+  await api.stop();
+}
+
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const table = printTable(rows);
+const report = `Bench ${new Date().toISOString()}${quick ? ' (--quick)' : ''} on ${machine}\n\n${table}\n`;
+console.log(report);
+mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
+writeFileSync(new URL(`../../bench/results/latest${quick ? '-quick' : ''}.md`, import.meta.url), report);
