@@ -67,15 +67,29 @@ export class MembershipsService {
       const idOf = (slug: string) => segments.get(slug)!.id;
       const slugOf = new Map([...segments.values()].map((segment) => [segment.id, segment.slug]));
 
-      // An expired membership that no sweep has removed yet is no membership: its removal is
-      // applied first (at its expiry instant), so a re-add below is a real add.
-      await this.deleteExpired(manager, userId, [...segments.keys()].map(idOf), slugOf);
-      const removed = request.remove.length ? await this.removeAndOptOut(manager, userId, request.remove.map(idOf)) : [];
+      const deleted = await this.deleteAndOptOut(
+        manager,
+        userId,
+        request.remove.map(idOf),
+        [...segments.values()].map((segment) => segment.id),
+      );
+      const removed = deleted.filter((row) => !row.expired).map((row) => row.segment_id);
       const added = request.add.length ? await this.upsert(manager, userId, request, idOf) : [];
-      const change =
-        (operation: HistoryOperation) =>
-        (segmentId: number): MembershipChange => ({ userId, segmentId, slug: slugOf.get(segmentId)!, operation, reason: 'manual' });
-      this.history.record(manager, [...removed.map(change('remove')), ...added.map(change('add'))]);
+      const change = (segmentId: number, operation: HistoryOperation, reason: 'manual' | 'ttl', occurredAt?: Date): MembershipChange => ({
+        userId,
+        segmentId,
+        slug: slugOf.get(segmentId)!,
+        operation,
+        reason,
+        occurredAt,
+      });
+      // An expired membership that no sweep has removed yet is no membership: its removal is
+      // logged at its expiry instant (before a re-add of the same segment below, a real add).
+      this.history.record(manager, [
+        ...deleted.filter((row) => row.expired).map((row) => change(row.segment_id, 'remove', 'ttl', row.expires_at!)),
+        ...removed.map((segmentId) => change(segmentId, 'remove', 'manual')),
+        ...added.map((segmentId) => change(segmentId, 'add', 'manual')),
+      ]);
       // After the manual changes, so that what the request itself added or removed takes precedence.
       if (registered) await this.assignAutoSegments(manager, [userId]);
 
@@ -201,37 +215,25 @@ export class MembershipsService {
   }
 
   /**
-   * Deletes the user's memberships of these segments and opts the user out of their
-   * automatic assignment; returns the segment ids that were memberships.
+   * One DELETE for both kinds of removal of the request: the memberships it removes (and
+   * opts the user out of their automatic assignment), and the expired memberships of every
+   * segment it names, which no sweep has removed yet.
    */
-  private async removeAndOptOut(manager: EntityManager, userId: number, segmentIds: number[]): Promise<number[]> {
-    const rows = await queryRows<{ segment_id: number }>(
+  private async deleteAndOptOut(
+    manager: EntityManager,
+    userId: number,
+    removeIds: number[],
+    touchedIds: number[],
+  ): Promise<{ segment_id: number; expires_at: Date | null; expired: boolean }[]> {
+    return queryRows(
       manager,
       `WITH opt_out AS (
          INSERT INTO segment_opt_outs (user_id, segment_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING
        )
-       DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) RETURNING segment_id`,
-      [userId, segmentIds],
-    );
-    return rows.map((row) => row.segment_id);
-  }
-
-  private async deleteExpired(manager: EntityManager, userId: number, segmentIds: number[], slugOf: Map<number, string>): Promise<void> {
-    const expired = await queryRows<{ segment_id: number; expires_at: Date }>(
-      manager,
-      'DELETE FROM memberships WHERE user_id = $1 AND segment_id = ANY($2::int[]) AND expires_at <= now() RETURNING segment_id, expires_at',
-      [userId, segmentIds],
-    );
-    this.history.record(
-      manager,
-      expired.map((row) => ({
-        userId,
-        segmentId: row.segment_id,
-        slug: slugOf.get(row.segment_id)!,
-        operation: 'remove',
-        reason: 'ttl',
-        occurredAt: row.expires_at,
-      })),
+       DELETE FROM memberships
+       WHERE user_id = $1 AND (segment_id = ANY($2::int[]) OR (segment_id = ANY($3::int[]) AND expires_at <= now()))
+       RETURNING segment_id, expires_at, coalesce(expires_at <= now(), false) AS expired`,
+      [userId, removeIds, touchedIds],
     );
   }
 

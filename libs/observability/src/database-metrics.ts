@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
-import { pgPool } from '#libs/database';
+import { onQueryError, pgPool } from '#libs/database';
 import type { Counter, Gauge } from 'prom-client';
 import type { AfterQueryEvent, DataSource, EntitySubscriberInterface } from 'typeorm';
 import { MetricsRefresh } from './metrics-refresh.js';
@@ -14,7 +14,7 @@ export const databaseMetricProviders = [
   makeCounterProvider({ name: DB_QUERY_ERRORS, help: 'SQL statements that failed' }),
 ];
 
-/** Pool usage (refreshed on scrape) and failed statements (a TypeORM subscriber). */
+/** Pool usage (refreshed on scrape) and failed statements (TypeORM's and queryRows'). */
 @Injectable()
 export class DatabaseMetrics implements OnModuleInit, EntitySubscriberInterface {
   constructor(
@@ -26,6 +26,7 @@ export class DatabaseMetrics implements OnModuleInit, EntitySubscriberInterface 
 
   onModuleInit(): void {
     this.dataSource.subscribers.push(this);
+    onQueryError(() => this.errors.inc());
     this.refresh.register(async () => {
       const pool = pgPool(this.dataSource);
       this.pool.set({ state: 'total' }, pool.totalCount);
