@@ -66,7 +66,7 @@ export async function fillDataset(url: string, size: DatasetSize): Promise<void>
     const history = (count: number, from: string, to: string) =>
       db.query(
         `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-         SELECT 1 + (g * 7919) % $1, 1 + g % $2, 'BENCH_SEGMENT_' || lpad((g % $2)::text, 2, '0'),
+         SELECT 1 + (g::bigint * 7919) % $1, 1 + g % $2, 'BENCH_SEGMENT_' || lpad((g % $2)::text, 2, '0'),
                 CASE WHEN g % 3 = 0 THEN 'remove' ELSE 'add' END, 'manual',
                 ${from} + (g::float8 / $3) * (${to} - ${from})
          FROM generate_series(0, $3 - 1) AS g`,

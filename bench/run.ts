@@ -19,10 +19,10 @@ const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   compat: compatGet,
   patch,
   history: csv,
+  bulk: bulkRegistration,
   rollout,
   delete: deletion,
   expiry,
-  bulk: bulkRegistration,
 };
 const GROUPS: Record<string, string[]> = { hot: ['get', 'compat', 'patch'], jobs: ['rollout', 'delete', 'expiry'], csv: ['history'] };
 const HOT = new Set(GROUPS.hot);
@@ -49,27 +49,27 @@ const env = serviceEnv(databaseUrl);
 const workers: Service[] = [];
 // The API's start creates the history partitions the data set writes into.
 const api = await startApi(env, 3930);
-const started = Date.now();
-await fillDataset(databaseUrl, size);
-log(`data set generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-const context: BenchContext = {
-  quick,
-  size,
-  databaseUrl,
-  env,
-  api,
-  seconds: quick ? 3 : 10,
-  connections: 64,
-  worker: async () => {
-    const worker = await startWorker({ ...env, EXPIRY_SWEEP_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' }, 3932 + workers.length);
-    workers.push(worker);
-    return worker;
-  },
-};
-
 const rows: Row[] = [];
 try {
+  const started = Date.now();
+  await fillDataset(databaseUrl, size);
+  log(`data set generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const context: BenchContext = {
+    quick,
+    size,
+    databaseUrl,
+    env,
+    api,
+    seconds: quick ? 3 : 10,
+    connections: 64,
+    worker: async () => {
+      const worker = await startWorker({ ...env, EXPIRY_SWEEP_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' }, 3932 + workers.length);
+      workers.push(worker);
+      return worker;
+    },
+  };
+
   if (selected.some((name) => HOT.has(name))) rows.push(...(await bare(context)));
   for (const name of selected) {
     log(`running ${name}`);

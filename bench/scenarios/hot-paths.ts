@@ -1,11 +1,18 @@
 import pg from 'pg';
 import type { BenchContext } from '../context.js';
 import { segmentSlug } from '../dataset.js';
-import { load, randomInt, type LoadResult } from '../load.js';
+import { load, randomInt, type LoadOptions, type LoadResult } from '../load.js';
 import { startBare } from '../processes.js';
 import { fixed, thousands, type Row } from '../table.js';
 
 const BARE_PORT = 3931;
+
+/** Loads `options` once unmeasured (JIT, pools and caches warm up), then measures a second run. */
+async function measured(context: BenchContext, options: Omit<LoadOptions, 'seconds' | 'connections'>): Promise<LoadResult> {
+  const settings = { ...options, connections: context.connections };
+  await load({ ...settings, seconds: context.quick ? 1 : 3 });
+  return load({ ...settings, seconds: context.seconds });
+}
 
 function hotRow(path: string, result: LoadResult, bareRps: number, minRatio: number, maxP99: number): Row {
   const ratio = result.rps / bareRps;
@@ -47,20 +54,16 @@ export async function bare(context: BenchContext): Promise<Row[]> {
 }
 
 export async function get(context: BenchContext): Promise<Row[]> {
-  const result = await load({
+  const result = await measured(context, {
     url: context.api.url,
-    seconds: context.seconds,
-    connections: context.connections,
     next: () => ({ path: `/users/${randomInt(context.size.users)}/segments` }),
   });
   return [hotRow('GET /users/{id}/segments', result, context.bareRps!, 0.5, 25)];
 }
 
 export async function compatGet(context: BenchContext): Promise<Row[]> {
-  const result = await load({
+  const result = await measured(context, {
     url: context.api.url,
-    seconds: context.seconds,
-    connections: context.connections,
     next: () => ({ path: `/segment/user/${randomInt(context.size.users)}` }),
   });
   return [hotRow('GET /segment/user/{id} (compat)', result, context.bareRps!, 0.5, 25)];
@@ -68,10 +71,8 @@ export async function compatGet(context: BenchContext): Promise<Row[]> {
 
 /** Two adds and one remove of distinct random segments for a random user, then a sampled correctness check. */
 export async function patch(context: BenchContext): Promise<Row[]> {
-  const result = await load({
+  const result = await measured(context, {
     url: context.api.url,
-    seconds: context.seconds,
-    connections: context.connections,
     next: () => {
       const picks = new Set<number>();
       while (picks.size < 3) picks.add(randomInt(context.size.segments) - 1);
