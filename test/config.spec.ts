@@ -20,6 +20,11 @@ describe('configuration', () => {
     expect(loadConfig({}).PUBLIC_BASE_URL).toBeUndefined();
   });
 
+  it('accepts a Redis Cluster hash tag as prefix', () => {
+    expect(loadConfig({ REDIS_PREFIX: '{segmentation}' }).REDIS_PREFIX).toBe('{segmentation}');
+    expect(() => loadConfig({ REDIS_PREFIX: 'has space' })).toThrow(/REDIS_PREFIX/);
+  });
+
   it('requires an explicit report link secret in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/REPORT_LINK_SECRET/);
     expect(loadConfig({ NODE_ENV: 'production', REPORT_LINK_SECRET: 'x'.repeat(32) }).REPORT_LINK_SECRET).toBe('x'.repeat(32));

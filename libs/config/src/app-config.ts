@@ -66,7 +66,8 @@ export class AppConfig {
   REDIS_URL = 'redis://localhost:6379';
 
   /** Namespace of every Redis key this service writes, so several deployments can share one Redis. */
-  @Matches(/^[A-Za-z0-9_:.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ : . -' })
+  // Braces allowed: `{name}` is the hash tag that keeps Bull's keys in one Redis Cluster slot.
+  @Matches(/^[A-Za-z0-9_:.{}-]{1,64}$/, { message: 'must be 1-64 characters of A-Z a-z 0-9 _ : . - { }' })
   REDIS_PREFIX = 'segmentation';
 
   /** Largest accepted request body; a bulk registration of 100 000 ids is about 1.7 MB. */
