@@ -1,3 +1,6 @@
+import { getQueueToken } from '@nestjs/bull';
+import { QUEUE_NAME } from '#libs/queue';
+import type { Queue } from 'bull';
 import { readFileSync } from 'node:fs';
 import { MembershipRolloutService } from '#libs/memberships';
 import { segmentBucket } from '#libs/segments';
@@ -105,6 +108,21 @@ describe('operations', () => {
       expect(value(after, changes) - value(before, changes)).toBe(1);
       expect(after).toMatch(/^queue_jobs\{state="waiting"/m);
       expect(after).toMatch(/^segments\{state="active",service="api"\} 2$/m);
+    });
+  });
+
+  describe('logs', () => {
+    it('hands the request id to the jobs a request enqueues', async () => {
+      const api = await createTestApp();
+      try {
+        await api.http().post('/segments').set('x-request-id', 'trace-42').send({ slug: 'TRACED', auto_percent: 10 }).expect(201);
+        const id = Number((await api.db.query(`SELECT id FROM segments WHERE slug = 'TRACED'`)).rows[0].id);
+        const queue = api.app.get<Queue>(getQueueToken(QUEUE_NAME));
+        const job = await queue.getJob(`rollout:${id}:1`);
+        expect(job?.data).toEqual({ segmentId: id, version: 1, requestId: 'trace-42' });
+      } finally {
+        await api.close();
+      }
     });
   });
 

@@ -32,11 +32,13 @@ export class JobsProcessor implements BeforeApplicationShutdown {
 
   @Process(JobName.Rollout)
   async rollout(job: Job<RolloutJob>): Promise<string> {
+    this.logStart(job);
     return this.rollouts.run(job.data.segmentId, job.data.version, this.shouldStop);
   }
 
   @Process(JobName.Purge)
   async purge(job: Job<PurgeJob>): Promise<boolean> {
+    this.logStart(job);
     return this.purges.run(job.data.segmentId, this.shouldStop);
   }
 
@@ -61,7 +63,10 @@ export class JobsProcessor implements BeforeApplicationShutdown {
   async failed(job: Job, error: Error): Promise<void> {
     this.metrics.failed(job);
     const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-    this.logger.warn({ jobId: job.id, job: job.name, attempt: job.attemptsMade, final, err: error }, 'Job failed');
+    this.logger.warn(
+      { jobId: job.id, job: job.name, requestId: job.data?.requestId, attempt: job.attemptsMade, final, err: error },
+      'Job failed',
+    );
     if (final && job.name === JobName.Rollout) {
       const { segmentId, version } = job.data as RolloutJob;
       await this.segments.failRollout(segmentId, version, error.message);
@@ -69,4 +74,8 @@ export class JobsProcessor implements BeforeApplicationShutdown {
   }
 
   private readonly shouldStop = () => this.stopping;
+
+  private logStart(job: Job<RolloutJob | PurgeJob>): void {
+    this.logger.log({ jobId: job.id, job: job.name, requestId: job.data.requestId, attempt: job.attemptsMade + 1 }, 'Job started');
+  }
 }

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
+import { PinoLogger } from 'nestjs-pino';
 import { jobId, JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from './jobs.js';
 
 /** How long a request waits for Redis before leaving the job to the reconciler. */
@@ -17,7 +18,10 @@ export class JobsProducer {
 
   private lastErrorLog = 0;
 
-  constructor(@InjectQueue(QUEUE_NAME) private readonly queue: Queue) {
+  constructor(
+    @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
+    private readonly requestLogger: PinoLogger,
+  ) {
     // Without a listener a Redis outage would be an unhandled 'error' event; log it at most every 10 s.
     queue.on('error', (error: Error) => {
       if (Date.now() - this.lastErrorLog < 10_000) return;
@@ -27,11 +31,16 @@ export class JobsProducer {
   }
 
   rollout(job: RolloutJob): Promise<boolean> {
-    return this.ensure(JobName.Rollout, jobId.rollout(job), job);
+    return this.ensure(JobName.Rollout, jobId.rollout(job), { ...job, requestId: this.currentRequestId() });
   }
 
   purge(job: PurgeJob): Promise<boolean> {
-    return this.ensure(JobName.Purge, jobId.purge(job), job);
+    return this.ensure(JobName.Purge, jobId.purge(job), { ...job, requestId: this.currentRequestId() });
+  }
+
+  /** The id of the HTTP request being served, if any (the request logger carries it). */
+  private currentRequestId(): string | undefined {
+    return (this.requestLogger.logger.bindings() as { req?: { id?: string } }).req?.id;
   }
 
   /**

@@ -16,13 +16,18 @@ export const JobName = {
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
-export interface RolloutJob {
+/** Every job remembers the request that caused it (when one did), so its logs can be traced back. */
+interface TracedJob {
+  requestId?: string;
+}
+
+export interface RolloutJob extends TracedJob {
   segmentId: number;
   /** The rollout version the job was created for; a job of an older version stops at once. */
   version: number;
 }
 
-export interface PurgeJob {
+export interface PurgeJob extends TracedJob {
   segmentId: number;
 }
 
