@@ -14,8 +14,6 @@ export function configureApp(app: NestFastifyApplication): NestFastifyApplicatio
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', async (request, reply) => {
-      // The request logger (pino-http) reads the id from the raw request.
-      (request.raw as typeof request.raw & { id: string }).id = request.id;
       void reply.header('x-request-id', request.id);
     });
   app.enableShutdownHooks();

@@ -1,26 +1,20 @@
 import type { AppConfig } from '#libs/config';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Params } from 'nestjs-pino';
 
 /**
- * Structured JSON logs (pretty in development). Each request's log lines carry its id (the
- * same as the X-Request-Id header and problem `request_id`); requests are logged when they
- * fail (4xx warn, 5xx error) and at debug level otherwise. Only method, URL and status of a
- * request are logged: never headers or bodies.
+ * Structured JSON logs (pretty in development). Failed requests are logged by the problem
+ * filter with their `requestId` (the X-Request-Id header and problem `request_id`), and jobs
+ * log the id of the request that enqueued them. Successful requests are not logged, and
+ * there is no per-request logger context: on Node 20 both cost the hot read path a third to
+ * a half of its throughput (measured). No headers or bodies are logged.
  */
 export function loggerParams(config: Pick<AppConfig, 'LOG_LEVEL' | 'NODE_ENV'>, service: string): Params {
   return {
+    // No request-logging middleware (see above): the logger is only Nest's application logger.
+    forRoutes: [],
     pinoHttp: {
       level: config.LOG_LEVEL,
       base: { service },
-      // Fastify assigned the id (see http-adapter); an onRequest hook copies it onto the raw request.
-      genReqId: (request: IncomingMessage) => (request as IncomingMessage & { id?: string }).id ?? 'unknown',
-      customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
-        error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'debug',
-      serializers: {
-        req: (request: { id: string; method: string; url: string }) => ({ id: request.id, method: request.method, url: request.url }),
-        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
-      },
       transport: config.NODE_ENV === 'development' ? { target: 'pino-pretty', options: { singleLine: true, colorize: true } } : undefined,
     },
   };

@@ -1,7 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
-import { PinoLogger } from 'nestjs-pino';
 import { jobId, JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from './jobs.js';
 
 /** How long a request waits for Redis before leaving the job to the reconciler. */
@@ -18,10 +17,7 @@ export class JobsProducer {
 
   private lastErrorLog = 0;
 
-  constructor(
-    @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
-    private readonly requestLogger: PinoLogger,
-  ) {
+  constructor(@InjectQueue(QUEUE_NAME) private readonly queue: Queue) {
     // Without a listener a Redis outage would be an unhandled 'error' event; log it at most every 10 s.
     queue.on('error', (error: Error) => {
       if (Date.now() - this.lastErrorLog < 10_000) return;
@@ -31,16 +27,11 @@ export class JobsProducer {
   }
 
   rollout(job: RolloutJob): Promise<boolean> {
-    return this.ensure(JobName.Rollout, jobId.rollout(job), { ...job, requestId: this.currentRequestId() });
+    return this.ensure(JobName.Rollout, jobId.rollout(job), job);
   }
 
   purge(job: PurgeJob): Promise<boolean> {
-    return this.ensure(JobName.Purge, jobId.purge(job), { ...job, requestId: this.currentRequestId() });
-  }
-
-  /** The id of the HTTP request being served, if any (the request logger carries it). */
-  private currentRequestId(): string | undefined {
-    return (this.requestLogger.logger.bindings() as { req?: { id?: string } }).req?.id;
+    return this.ensure(JobName.Purge, jobId.purge(job), job);
   }
 
   /**

@@ -52,7 +52,8 @@ export class SegmentsService {
     private readonly jobs: JobsProducer,
   ) {}
 
-  async create(segment: NewSegment): Promise<SegmentEntity> {
+  /** `requestId`, here and below: the request that asked, remembered by the jobs it causes. */
+  async create(segment: NewSegment, requestId?: string): Promise<SegmentEntity> {
     const auto = segment.autoPercent !== undefined && segment.autoPercent !== null;
     // ON CONFLICT DO NOTHING against the partial unique index: a taken slug is an answer, not a failed statement.
     const result = await this.segments
@@ -70,7 +71,7 @@ export class SegmentsService {
     const [inserted] = result.raw as { id: number }[];
     if (!inserted) throw ProblemException.conflict(`An active segment with slug "${segment.slug}" already exists`);
     const created = await this.segments.findOneByOrFail({ id: inserted.id });
-    if (auto) await this.jobs.rollout({ segmentId: created.id, version: created.rolloutVersion });
+    if (auto) await this.jobs.rollout({ segmentId: created.id, version: created.rolloutVersion, requestId });
     return created;
   }
 
@@ -91,7 +92,7 @@ export class SegmentsService {
   }
 
   /** Changes the description and/or auto_percent; a new auto_percent restarts the rollout from the first user. */
-  async update(slug: string, change: SegmentChange): Promise<SegmentEntity> {
+  async update(slug: string, change: SegmentChange, requestId?: string): Promise<SegmentEntity> {
     const updated = await this.dataSource.transaction(async (manager) => {
       const segment = await this.lockActive(manager, slug);
       if (change.description !== undefined) segment.description = change.description;
@@ -108,7 +109,7 @@ export class SegmentsService {
       }
       return manager.save(segment);
     });
-    if (change.autoPercent !== undefined) await this.jobs.rollout({ segmentId: updated.id, version: updated.rolloutVersion });
+    if (change.autoPercent !== undefined) await this.jobs.rollout({ segmentId: updated.id, version: updated.rolloutVersion, requestId });
     return updated;
   }
 
@@ -117,13 +118,13 @@ export class SegmentsService {
    * again; a purge job removes its memberships. Waits for membership changes holding the
    * segment (they lock it FOR KEY SHARE), so none of them adds a member after this returns.
    */
-  async delete(slug: string): Promise<SegmentEntity> {
+  async delete(slug: string, requestId?: string): Promise<SegmentEntity> {
     const deleted = await this.dataSource.transaction(async (manager) => {
       const segment = await this.lockActive(manager, slug);
       segment.deletedAt = new Date();
       return manager.save(segment);
     });
-    await this.jobs.purge({ segmentId: deleted.id });
+    await this.jobs.purge({ segmentId: deleted.id, requestId });
     return deleted;
   }
 

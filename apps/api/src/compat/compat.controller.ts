@@ -7,6 +7,7 @@ import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
 import type { FastifyRequest } from 'fastify';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
+import { RequestId } from '../http/request-id.decorator.js';
 import { reportUrl } from '../reports/report-url.js';
 import { EmptyBodyPipe, ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import {
@@ -57,8 +58,8 @@ export class CompatController {
   })
   @ApiCreatedResponse({ type: CompatCreatedAtDto })
   @ApiProblems(409)
-  async createSegment(@Body() body: CompatCreateSegmentDto): Promise<CompatCreatedAtDto> {
-    const segment = await this.segments.create({ slug: body.slug, autoPercent: body.user_percent });
+  async createSegment(@Body() body: CompatCreateSegmentDto, @RequestId() requestId: string): Promise<CompatCreatedAtDto> {
+    const segment = await this.segments.create({ slug: body.slug, autoPercent: body.user_percent }, requestId);
     return { created_at: segment.createdAt };
   }
 
@@ -72,8 +73,8 @@ export class CompatController {
   })
   @ApiOkResponse({ type: CompatMessageDto })
   @ApiProblems(404)
-  async deleteSegment(@Body() body: CompatSlugDto): Promise<CompatMessageDto> {
-    await this.segments.delete(body.slug);
+  async deleteSegment(@Body() body: CompatSlugDto, @RequestId() requestId: string): Promise<CompatMessageDto> {
+    await this.segments.delete(body.slug, requestId);
     return { message: 'ok' };
   }
 

@@ -6,7 +6,8 @@ import { STATUS_CODES } from 'node:http';
 /**
  * Every failure of a request becomes an RFC 9457 problem+json response here: domain
  * problems, Nest HTTP exceptions, Fastify's own errors (malformed JSON, oversize bodies) and
- * unexpected errors, which become a bare 500 and are logged with the request id.
+ * unexpected errors, which become a bare 500. Every failure is logged with the request id
+ * (4xx warn, 5xx error with the error).
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -16,9 +17,9 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const problem = toProblem(exception);
-    if (problem.status >= 500) {
-      this.logger.error({ requestId: request.id, method: request.method, url: request.url, err: exception }, 'Request failed');
-    }
+    const entry = { requestId: request.id, method: request.method, url: request.url, status: problem.status };
+    if (problem.status >= 500) this.logger.error({ ...entry, err: exception }, 'Request failed');
+    else this.logger.warn({ ...entry, type: problem.type, detail: problem.detail }, 'Request rejected');
     sendProblem(http.getResponse<FastifyReply>(), request, problem);
   }
 }

@@ -4,7 +4,8 @@ import { ApiProblems, toPage } from '#libs/common';
 import { MembershipsService } from '#libs/memberships';
 import { SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
-import { ParseSlugPipe, ApiSlugParam } from '../http/params.js';
+import { ApiSlugParam, ParseSlugPipe } from '../http/params.js';
+import { RequestId } from '../http/request-id.decorator.js';
 import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
 import {
   RolloutDto,
@@ -27,8 +28,11 @@ export class SegmentsController {
   @ApiOperation({ operationId: 'createSegment', summary: 'Create a segment', description: 'Slugs are unique among active segments.' })
   @ApiCreatedResponse({ type: SegmentDto })
   @ApiProblems(409)
-  async create(@Body() body: CreateSegmentDto): Promise<SegmentDto> {
-    const segment = await this.segments.create({ slug: body.slug, description: body.description, autoPercent: body.auto_percent });
+  async create(@Body() body: CreateSegmentDto, @RequestId() requestId: string): Promise<SegmentDto> {
+    const segment = await this.segments.create(
+      { slug: body.slug, description: body.description, autoPercent: body.auto_percent },
+      requestId,
+    );
     return SegmentDto.from(segment);
   }
 
@@ -73,8 +77,12 @@ export class SegmentsController {
   @ApiOkResponse({ type: SegmentDto })
   @ApiProblems(404)
   @ApiSlugParam()
-  async update(@Param('slug', ParseSlugPipe) slug: string, @Body() body: UpdateSegmentDto): Promise<SegmentDto> {
-    const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent });
+  async update(
+    @Param('slug', ParseSlugPipe) slug: string,
+    @Body() body: UpdateSegmentDto,
+    @RequestId() requestId: string,
+  ): Promise<SegmentDto> {
+    const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent }, requestId);
     return SegmentDto.from(segment);
   }
 
@@ -88,8 +96,8 @@ export class SegmentsController {
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems(404)
   @ApiSlugParam()
-  async delete(@Param('slug', ParseSlugPipe) slug: string): Promise<void> {
-    await this.segments.delete(slug);
+  async delete(@Param('slug', ParseSlugPipe) slug: string, @RequestId() requestId: string): Promise<void> {
+    await this.segments.delete(slug, requestId);
   }
 
   @Get(':slug/users')
