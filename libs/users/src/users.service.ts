@@ -25,19 +25,6 @@ export class UsersService {
     return false;
   }
 
-  /**
-   * Locks the rows of the given existing users in ascending id order (one statement, so
-   * two bulk jobs never deadlock each other). Returns the ids that exist.
-   */
-  async lockMany(manager: EntityManager, userIds: number[]): Promise<number[]> {
-    const rows = await queryRows<{ id: number }>(
-      manager,
-      'SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE',
-      [userIds],
-    );
-    return rows.map((row) => row.id);
-  }
-
   /** Registers the ids that are new; returns them (already known ids are left alone). */
   async registerMany(manager: EntityManager, userIds: number[]): Promise<number[]> {
     const rows = await queryRows<{ id: number }>(
