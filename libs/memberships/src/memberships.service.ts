@@ -34,10 +34,12 @@ const USER_SEGMENTS_SQL = `
   ORDER BY s.slug`;
 
 /**
- * The one place where memberships change. Every change runs in one transaction that
- * first locks the user's row (registering the user when new), so changes of one user
- * are serialised: the diff computed below is exact, no change is lost or applied twice,
- * and concurrent requests cannot deadlock on each other.
+ * The one place where memberships change on request (the bulk paths — rollouts, expiry,
+ * purge — are its sibling services in this module). A request runs in one transaction that
+ * first locks the user's row (registering the user when new), so requests for one user are
+ * serialised and cannot deadlock on each other; every statement reports only the rows it
+ * really changed (RETURNING), so no change is lost, applied twice or logged twice, also
+ * against the bulk paths, which do not take the user lock.
  */
 @Injectable()
 export class MembershipsService {

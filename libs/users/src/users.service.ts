@@ -7,8 +7,8 @@ import type { EntityManager } from 'typeorm';
 const ALLOCATION_ATTEMPTS = 5;
 
 /**
- * User identity: registration and the per-user row lock that serialises every
- * membership change of a user (see MembershipService).
+ * User identity: registration, id allocation, and the per-user row lock that serialises
+ * the membership requests of one user (see MembershipsService).
  */
 @Injectable()
 export class UsersService {
