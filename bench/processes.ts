@@ -50,11 +50,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-/** Starts the built API (dist/) as its own process. */
-export async function startApi(env: NodeJS.ProcessEnv, port: number): Promise<Service> {
-  const child = spawn(process.execPath, ['dist/apps/api/src/main.js'], {
+/** Starts a built service (dist/) as its own process listening on `port` (through `portVariable`). */
+async function startService(script: string, portVariable: 'PORT' | 'WORKER_PORT', env: NodeJS.ProcessEnv, port: number): Promise<Service> {
+  const child = spawn(process.execPath, [script], {
     cwd: root,
-    env: { ...env, PORT: String(port) },
+    env: { ...env, [portVariable]: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -62,17 +62,8 @@ export async function startApi(env: NodeJS.ProcessEnv, port: number): Promise<Se
   return { process: child, url, stop: stopper(child) };
 }
 
-/** Starts the built worker (dist/) as its own process. */
-export async function startWorker(env: NodeJS.ProcessEnv, port: number): Promise<Service> {
-  const child = spawn(process.execPath, ['dist/apps/worker/src/main.js'], {
-    cwd: root,
-    env: { ...env, WORKER_PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
-  return { process: child, url, stop: stopper(child) };
-}
+export const startApi = (env: NodeJS.ProcessEnv, port: number) => startService('dist/apps/api/src/main.js', 'PORT', env, port);
+export const startWorker = (env: NodeJS.ProcessEnv, port: number) => startService('dist/apps/worker/src/main.js', 'WORKER_PORT', env, port);
 
 /** Starts the bare Node http baseline server. */
 export async function startBare(port: number): Promise<Service> {
