@@ -4,7 +4,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 
 /**
  * The `pg` pool behind the TypeORM data source, for what TypeORM does not expose: COPY
- * streams and named prepared statements on hot paths. Same connections, same limits.
+ * streams, pool gauges and queryRows' prepared statements. Same connections, same limits.
  */
 export function pgPool(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as PostgresDriver).master as pg.Pool;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { decodeCursor, ProblemException, type ProblemFieldError } from '#libs/common';
-import { pgPool, queryRows } from '#libs/database';
+import { queryRows } from '#libs/database';
 import { HistorySubscriber, type HistoryOperation, type MembershipChange } from '#libs/history';
 import { SegmentsService, type SegmentRef } from '#libs/segments';
 import { UsersService } from '#libs/users';
@@ -21,17 +21,23 @@ const DEFAULT_FIELDS: MembershipChangeFields = { add: 'add', remove: 'remove' };
 /** A membership is live until its expiry instant (data rule 6): every read applies this. */
 const LIVE = '(m.expires_at IS NULL OR m.expires_at > now())';
 
+/** Live segments of the given users, by user then slug: the one read of a user's segments. */
 const USERS_SEGMENTS_SQL = `
   SELECT m.user_id AS "userId", s.slug, m.expires_at AS "expiresAt", m.source
   FROM memberships m JOIN segments s ON s.id = m.segment_id
   WHERE m.user_id = ANY($1::bigint[]) AND s.deleted_at IS NULL AND ${LIVE}
   ORDER BY m.user_id, s.slug`;
 
-const USER_SEGMENTS_SQL = `
-  SELECT s.slug, m.expires_at AS "expiresAt", m.source
-  FROM memberships m JOIN segments s ON s.id = m.segment_id
-  WHERE m.user_id = $1 AND s.deleted_at IS NULL AND ${LIVE}
-  ORDER BY s.slug`;
+async function readUsersSegments(manager: EntityManager, userIds: readonly number[]): Promise<Map<number, UserSegment[]>> {
+  const rows = await queryRows<UserSegment & { userId: number }>(manager, USERS_SEGMENTS_SQL, [userIds]);
+  const byUser = new Map<number, UserSegment[]>();
+  for (const { userId, ...segment } of rows) {
+    const list = byUser.get(userId);
+    if (list) list.push(segment);
+    else byUser.set(userId, [segment]);
+  }
+  return byUser;
+}
 
 /**
  * The one place where memberships change on request (the bulk paths — rollouts, expiry,
@@ -136,23 +142,13 @@ export class MembershipsService {
 
   /**
    * The hot read path. Reads that arrive in the same event-loop turn are answered by one
-   * query (`user_id = ANY(…)`), a named prepared statement planned once per connection: under
-   * load this divides round trips to PostgreSQL by the batch size. Nothing is cached, so a
-   * read that starts after a write completed always sees it (data rule 7).
+   * query (`user_id = ANY(…)`, a prepared statement): under load this divides round trips to
+   * PostgreSQL by the batch size. Nothing is cached, so a read that starts after a write
+   * completed always sees it (data rule 7).
    */
   private readonly userSegmentsLoader = new DataLoader<number, UserSegment[]>(
     async (userIds) => {
-      const { rows } = await pgPool(this.dataSource).query<UserSegment & { userId: number }>({
-        name: 'users_segments',
-        text: USERS_SEGMENTS_SQL,
-        values: [userIds],
-      });
-      const byUser = new Map<number, UserSegment[]>();
-      for (const { userId, ...segment } of rows) {
-        const list = byUser.get(userId);
-        if (list) list.push(segment);
-        else byUser.set(userId, [segment]);
-      }
+      const byUser = await readUsersSegments(this.dataSource.manager, userIds);
       return userIds.map((userId) => byUser.get(userId) ?? []);
     },
     { cache: false, maxBatchSize: 256, batchScheduleFn: (run) => setImmediate(run) },
@@ -180,8 +176,9 @@ export class MembershipsService {
     return row!.count;
   }
 
-  private readUserSegments(manager: EntityManager, userId: number): Promise<UserSegment[]> {
-    return queryRows<UserSegment>(manager, USER_SEGMENTS_SQL, [userId]);
+  /** Within a change's transaction, so the answer includes the change. */
+  private async readUserSegments(manager: EntityManager, userId: number): Promise<UserSegment[]> {
+    return (await readUsersSegments(manager, [userId])).get(userId) ?? [];
   }
 
   /**
