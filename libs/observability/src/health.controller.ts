@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags, ApiSchema } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { ApiProblems, ProblemException } from '#libs/common';
+import { ApiProblems, ProblemException, withTimeout } from '#libs/common';
 import { migrationsApplied } from '#libs/database';
 import { QUEUE_NAME } from '#libs/queue';
 import type { Queue } from 'bull';
@@ -73,16 +73,10 @@ export class HealthController {
 }
 
 async function check(probe: () => Promise<unknown>): Promise<'up' | 'down'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([probe(), timeout]);
+    await withTimeout(probe(), CHECK_TIMEOUT_MS, 'The check');
     return 'up';
   } catch {
     return 'down';
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,5 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
+import { withTimeout } from '#libs/common';
 import type { Queue } from 'bull';
 import { jobId, JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from './jobs.js';
 
@@ -47,6 +48,7 @@ export class JobsProducer {
           else if (!existing) await this.queue.add(name, data, { jobId: id });
         })(),
         ENQUEUE_TIMEOUT_MS,
+        'Redis',
       );
       return true;
     } catch (error) {
@@ -54,12 +56,4 @@ export class JobsProducer {
       return false;
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
