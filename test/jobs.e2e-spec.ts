@@ -138,7 +138,7 @@ describe('background jobs', () => {
       let final;
       do {
         final = (await t.http().get('/segments/AUTO_30').expect(200)).body;
-        expect(['pending', 'running', 'done']).toContain(final.rollout.state);
+        expect(['pending', 'running', 'done'], JSON.stringify(final.rollout)).toContain(final.rollout.state);
         if (final.rollout.state === 'done') expect(final.member_count).toBe(want.length);
       } while (final.rollout.state !== 'done');
       expect(final.rollout).toEqual({ state: 'done', processed: USERS, total: USERS, error: null });

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { ApiModule } from '../../apps/api/src/api.module.js';
 import { SingleProcessModule } from '../../apps/api/src/single-process.module.js';
 import { configureApp } from '../../apps/api/src/app.js';
-import { createHttpAdapter, HTTP_APP_OPTIONS } from '../../apps/api/src/http/http-adapter.js';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 import { randomSuffix, serverUrl } from './database.js';
 
 export interface TestApp {

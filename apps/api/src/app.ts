@@ -4,7 +4,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '#libs/config';
 import { Logger } from 'nestjs-pino';
 import { ApiModule } from './api.module.js';
-import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 import { buildOpenApiDocument } from './openapi.js';
 import { SingleProcessModule } from './single-process.module.js';
 

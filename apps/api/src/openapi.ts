@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { ReferenceObject, RequestBodyObject, SchemaObject } from '@nestjs/swagger';
 import { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
-import { createHttpAdapter, HTTP_APP_OPTIONS } from './http/http-adapter.js';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()

@@ -1,13 +1,17 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig } from '#libs/config';
+import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 import { Logger } from 'nestjs-pino';
 import { WorkerModule } from './worker.module.js';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, new FastifyAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule, createHttpAdapter(config), {
+    ...HTTP_APP_OPTIONS,
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   // SIGTERM: running jobs stop after their current chunk, queues and pools close, then the process exits.
   app.enableShutdownHooks();

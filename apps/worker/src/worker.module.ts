@@ -1,14 +1,18 @@
 import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
+import { ProblemFilter } from '#libs/http';
 import { JobsModule } from '#libs/jobs';
 import { ObservabilityModule } from '#libs/observability';
 
 /**
  * The background process: the Bull processors and the scheduler, over the same libraries
- * as the API. Its HTTP port (WORKER_PORT) serves only /metrics and /health.
+ * as the API. Its HTTP port (WORKER_PORT) serves only /metrics and /health, with the same
+ * problem+json answers as the API.
  */
 @Module({
   imports: [ConfigModule, DatabaseModule, ObservabilityModule.forRoot('worker'), JobsModule],
+  providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
 })
 export class WorkerModule {}

@@ -3,3 +3,4 @@ export * from './database.module.js';
 export * from './migrate.js';
 export * from './query.js';
 export * from './pool.js';
+export * from './errors.js';

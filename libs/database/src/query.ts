@@ -32,3 +32,8 @@ export async function queryRows<T>(manager: EntityManager, sql: string, params: 
     throw error;
   }
 }
+
+/** One trivial statement: the database answers (health checks). */
+export async function pingDatabase(manager: EntityManager): Promise<void> {
+  await queryRows(manager, 'SELECT 1');
+}

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { decodeCursor, invalidCursor } from '#libs/common';
-import { queryRows } from '#libs/database';
-import { DataSource } from 'typeorm';
+import { cursorInteger, decodeCursor } from '#libs/common';
+import { HistoryRepository } from './history.repository.js';
 import type { HistoryEntry } from './history.types.js';
 
 export interface HistoryQuery {
@@ -14,38 +12,29 @@ export interface HistoryQuery {
   cursor?: string;
 }
 
+/** Instants a history cursor may hold: what timestamptz(3) stores for this service (years 1970–9999). */
+const CURSOR_INSTANT = /^(19[7-9]\d|[2-9]\d{3})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Position of an entry in (occurred_at, id) order, as a history cursor holds it. */
+export const historyCursorKey = (entry: HistoryEntry): [string, number] => [entry.occurredAt.toISOString(), entry.id];
+
+export function parseHistoryCursor(values: unknown[]): [Date, number] | undefined {
+  const [at, id] = values;
+  if (values.length !== 2 || typeof at !== 'string' || !CURSOR_INSTANT.test(at)) return undefined;
+  const instant = new Date(at);
+  const entryId = cursorInteger(id);
+  if (Number.isNaN(instant.getTime()) || instant.toISOString() !== at || entryId === undefined) return undefined;
+  return [instant, entryId];
+}
+
 /** Reads of the membership history. */
 @Injectable()
 export class HistoryService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly history: HistoryRepository) {}
 
   /** One user's entries, newest first, `limit + 1` rows (see toPage with historyCursorKey). */
-  async userHistory(userId: number, query: HistoryQuery): Promise<HistoryEntry[]> {
-    const after = query.cursor === undefined ? null : decodeCursor<string>(query.cursor, 'string');
-    const [beforeAt, beforeId] = after === null ? [null, null] : parseCursorKey(after);
-    return queryRows<HistoryEntry>(
-      this.dataSource.manager,
-      `SELECT id, user_id AS "userId", segment_slug AS slug, operation, reason, occurred_at AS "occurredAt"
-       FROM membership_history
-       WHERE user_id = $1
-         AND ($2::timestamptz IS NULL OR occurred_at >= $2)
-         AND ($3::timestamptz IS NULL OR occurred_at < $3)
-         AND ($4::timestamptz IS NULL OR (occurred_at, id) < ($4, $5::bigint))
-       ORDER BY occurred_at DESC, id DESC
-       LIMIT $6`,
-      [userId, query.from ?? null, query.to ?? null, beforeAt, beforeId, query.limit + 1],
-    );
+  userHistory(userId: number, query: HistoryQuery): Promise<HistoryEntry[]> {
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor, parseHistoryCursor);
+    return this.history.userHistory(userId, { from: query.from, to: query.to, before, limit: query.limit + 1 });
   }
-}
-
-/** Cursor key of an entry: its position in (occurred_at, id) order. */
-export function historyCursorKey(entry: HistoryEntry): string {
-  return `${entry.occurredAt.toISOString()}|${entry.id}`;
-}
-
-function parseCursorKey(key: string): [Date, number] {
-  const [at, id] = key.split('|');
-  const date = new Date(at ?? '');
-  if (Number.isNaN(date.getTime()) || !/^\d+$/.test(id ?? '')) throw invalidCursor();
-  return [date, Number(id)];
 }

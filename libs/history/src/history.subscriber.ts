@@ -10,6 +10,7 @@ import type {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
+import { HistoryRepository } from './history.repository.js';
 import type { MembershipChange } from './history.types.js';
 
 const BUFFER = Symbol('membershipHistory');
@@ -25,12 +26,6 @@ export const membershipChangesProvider = makeCounterProvider({
   labelNames: ['operation', 'reason'],
 });
 
-const INSERT_HISTORY = `
-  INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, coalesce(c.occurred_at, clock_timestamp())
-  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
-    AS c (user_id, segment_id, slug, operation, reason, occurred_at)`;
-
 /**
  * Writes membership history inside the transaction of the change. The membership write
  * path reports each real change (`record`); this TypeORM subscriber writes everything the
@@ -42,6 +37,7 @@ const INSERT_HISTORY = `
 export class HistorySubscriber implements EntitySubscriberInterface {
   constructor(
     @InjectDataSource() dataSource: DataSource,
+    private readonly history: HistoryRepository,
     @InjectMetric(MEMBERSHIP_CHANGES) private readonly changesCounter: Counter,
   ) {
     dataSource.subscribers.push(this);
@@ -60,14 +56,7 @@ export class HistorySubscriber implements EntitySubscriberInterface {
     const changes = takeBuffer(event.queryRunner);
     if (changes.length === 0) return;
     (event.queryRunner.data as Buffered)[WRITTEN] = changes;
-    await event.queryRunner.query(INSERT_HISTORY, [
-      changes.map((change) => change.userId),
-      changes.map((change) => change.segmentId),
-      changes.map((change) => change.slug),
-      changes.map((change) => change.operation),
-      changes.map((change) => change.reason),
-      changes.map((change) => change.occurredAt ?? null),
-    ]);
+    await this.history.insert(event.manager, changes);
   }
 
   /** Counts the changes once they are committed. */

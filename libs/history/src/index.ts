@@ -1,6 +1,6 @@
-export * from './history-entry.entity.js';
 export * from './history-partitions.service.js';
 export * from './history.module.js';
+export * from './history.repository.js';
 export * from './history.service.js';
 export * from './history.subscriber.js';
 export * from './history.types.js';

@@ -1,13 +1,11 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { queryRows } from '#libs/database';
 import { MetricsRefresh } from '#libs/observability';
 import { QUEUE_NAME } from '#libs/queue';
+import { SegmentsRepository } from '#libs/segments';
 import type { Job, Queue } from 'bull';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import { DataSource } from 'typeorm';
 
 export const QUEUE_JOBS = 'queue_jobs';
 export const JOB_DURATION = 'job_duration_seconds';
@@ -33,7 +31,7 @@ export const jobMetricProviders = [
 export class JobsMetrics implements OnModuleInit {
   constructor(
     @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly segmentsRepository: SegmentsRepository,
     private readonly refresh: MetricsRefresh,
     @InjectMetric(QUEUE_JOBS) private readonly queueJobs: Gauge,
     @InjectMetric(JOB_DURATION) private readonly duration: Histogram,
@@ -63,19 +61,10 @@ export class JobsMetrics implements OnModuleInit {
   }
 
   private async refreshSegments(): Promise<void> {
-    const [counts] = await queryRows<{ active: number; purging: number }>(
-      this.dataSource.manager,
-      `SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS active,
-              count(*) FILTER (WHERE deleted_at IS NOT NULL AND purged_at IS NULL) AS purging
-       FROM segments`,
-    );
-    this.segments.set({ state: 'active' }, counts!.active);
-    this.segments.set({ state: 'purging' }, counts!.purging);
-    const rollouts = await queryRows<{ slug: string; ratio: number }>(
-      this.dataSource.manager,
-      `SELECT slug, CASE WHEN coalesce(rollout_total, 0) = 0 THEN 0 ELSE least(1, rollout_processed::float8 / rollout_total) END AS ratio
-       FROM segments WHERE rollout_state IN ('pending', 'running') AND deleted_at IS NULL`,
-    );
+    const counts = await this.segmentsRepository.stateCounts();
+    this.segments.set({ state: 'active' }, counts.active);
+    this.segments.set({ state: 'purging' }, counts.purging);
+    const rollouts = await this.segmentsRepository.rolloutRatios();
     this.rollouts.reset();
     for (const rollout of rollouts) this.rollouts.set({ segment: rollout.slug }, rollout.ratio);
   }

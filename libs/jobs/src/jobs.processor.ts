@@ -3,7 +3,7 @@ import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { HistoryPartitionsService } from '#libs/history';
 import { MembershipExpiryService, MembershipRolloutService, SegmentPurgeService } from '#libs/memberships';
 import { JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from '#libs/queue';
-import { SegmentsService } from '#libs/segments';
+import { SegmentsRepository } from '#libs/segments';
 import type { Job } from 'bull';
 import { JobsMetrics } from './jobs.metrics.js';
 
@@ -22,7 +22,7 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     private readonly purges: SegmentPurgeService,
     private readonly expiry: MembershipExpiryService,
     private readonly partitions: HistoryPartitionsService,
-    private readonly segments: SegmentsService,
+    private readonly segments: SegmentsRepository,
     private readonly metrics: JobsMetrics,
   ) {}
 

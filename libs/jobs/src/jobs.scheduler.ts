@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '#libs/config';
 import { JobName, JobsProducer, QUEUE_NAME } from '#libs/queue';
-import { SegmentsService } from '#libs/segments';
+import { SegmentsRepository } from '#libs/segments';
 import type { Queue } from 'bull';
 
 /** Every six hours: partitions ahead and retention. */
@@ -22,7 +22,7 @@ export class JobsScheduler implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
     private readonly producer: JobsProducer,
-    private readonly segments: SegmentsService,
+    private readonly segments: SegmentsRepository,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { HistoryModule } from '#libs/history';
 import { SegmentsModule } from '#libs/segments';
 import { UsersModule } from '#libs/users';
-import { MembershipEntity } from './membership.entity.js';
 import { MembershipExpiryService } from './membership-expiry.service.js';
 import { MembershipRolloutService } from './membership-rollout.service.js';
+import { MembershipsRepository } from './memberships.repository.js';
 import { MembershipsService } from './memberships.service.js';
 import { SegmentPurgeService } from './segment-purge.service.js';
 
@@ -15,8 +14,8 @@ import { SegmentPurgeService } from './segment-purge.service.js';
  * history, so every process that can change a membership also records it.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([MembershipEntity]), UsersModule, SegmentsModule, HistoryModule],
-  providers: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
+  imports: [UsersModule, SegmentsModule, HistoryModule],
+  providers: [MembershipsService, MembershipsRepository, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
   exports: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
 })
 export class MembershipsModule {}

@@ -1,4 +1,4 @@
-import type { MembershipSource } from './membership.entity.js';
+export type MembershipSource = 'manual' | 'auto';
 
 /** One segment to add: permanent, or expiring after `ttlSeconds` or at `expiresAt`. */
 export interface MembershipAdd {
@@ -10,12 +10,8 @@ export interface MembershipAdd {
 export interface MembershipChangeRequest {
   add: MembershipAdd[];
   remove: string[];
-}
-
-/** Names of the request fields that carried `add` and `remove`, used in error messages. */
-export interface MembershipChangeFields {
-  add: string;
-  remove: string;
+  /** Expiry of the adds that name none of their own. */
+  ttlSeconds?: number;
 }
 
 export interface UserSegment {
@@ -44,5 +40,5 @@ export interface RegistrationResult {
   existing: number;
 }
 
-/** Longest accepted time-to-live: ten years (SPEC §4). */
+/** Longest accepted time-to-live: ten years. */
 export const MAX_TTL_SECONDS = 10 * 365.25 * 24 * 3600;

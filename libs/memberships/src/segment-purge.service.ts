@@ -1,22 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
-import { queryRows } from '#libs/database';
-import { HistorySubscriber } from '#libs/history';
-import { SegmentsService } from '#libs/segments';
+import { SegmentsRepository } from '#libs/segments';
 import { DataSource } from 'typeorm';
+import { MembershipsRepository } from './memberships.repository.js';
 
 /**
  * Removes the memberships of a deleted segment in batches, each a transaction with its
  * history (reason `segment_deleted`; a membership that had already expired is logged as its
- * `ttl` removal at its expiry instant). Idempotent: a rerun continues with what is left.
+ * `ttl` removal at its expiry instant). Batches of one segment take turns (they lock its
+ * row), and the purge is finished only when no member is left, so a rerun or a duplicate
+ * job can neither repeat a change nor stop early.
  */
 @Injectable()
 export class SegmentPurgeService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly segments: SegmentsService,
-    private readonly history: HistorySubscriber,
+    private readonly segments: SegmentsRepository,
+    private readonly memberships: MembershipsRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -30,27 +31,11 @@ export class SegmentPurgeService {
 
   private batch(segmentId: number): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
-      const removed = await queryRows<{ user_id: number; slug: string; expires_at: Date | null; expired: boolean }>(
-        manager,
-        `DELETE FROM memberships m USING segments s
-         WHERE m.segment_id = $1 AND s.id = m.segment_id AND s.deleted_at IS NOT NULL
-           AND m.user_id IN (SELECT user_id FROM memberships WHERE segment_id = $1 ORDER BY user_id LIMIT $2)
-         RETURNING m.user_id, s.slug, m.expires_at, coalesce(m.expires_at <= now(), false) AS expired`,
-        [segmentId, this.config.JOB_BATCH_SIZE],
-      );
-      this.history.record(
-        manager,
-        removed.map((row) => ({
-          userId: row.user_id,
-          segmentId,
-          slug: row.slug,
-          operation: 'remove',
-          reason: row.expired ? 'ttl' : 'segment_deleted',
-          occurredAt: row.expired ? row.expires_at! : undefined,
-        })),
-      );
-      if (removed.length === this.config.JOB_BATCH_SIZE) return false;
-      await manager.query('DELETE FROM segment_opt_outs WHERE segment_id = $1', [segmentId]);
+      const segment = await this.segments.lockPurge(manager, segmentId);
+      if (!segment) return true;
+      const removed = await this.memberships.purgeBatch(manager, segment, this.config.JOB_BATCH_SIZE);
+      if (removed === this.config.JOB_BATCH_SIZE || (await this.memberships.hasMembers(manager, segmentId))) return false;
+      await this.memberships.deleteOptOuts(manager, segmentId);
       await this.segments.finishPurge(manager, segmentId);
       return true;
     });

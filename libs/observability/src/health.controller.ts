@@ -2,8 +2,9 @@ import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags, ApiSchema } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { ApiProblems, ProblemException, withTimeout } from '#libs/common';
-import { migrationsApplied } from '#libs/database';
+import { withTimeout } from '#libs/common';
+import { migrationsApplied, pingDatabase } from '#libs/database';
+import { ApiProblems, ProblemException, RETRY_AFTER_SECONDS } from '#libs/http';
 import { QUEUE_NAME } from '#libs/queue';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
@@ -51,7 +52,7 @@ export class HealthController {
   @ApiProblems(503)
   async ready(): Promise<HealthDto> {
     const [database, migrations, redis] = await Promise.all([
-      check(() => this.dataSource.query('SELECT 1')),
+      check(() => pingDatabase(this.dataSource.manager)),
       check(async () => {
         if (!(await migrationsApplied(this.dataSource))) throw new Error('pending migrations');
       }),
@@ -66,6 +67,7 @@ export class HealthController {
         status: 503,
         detail: `Down: ${down.map(([name]) => name).join(', ')}`,
         errors: down.map(([name]) => ({ field: name, message: 'down' })),
+        headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
       });
     }
     return { status: 'ok', checks };

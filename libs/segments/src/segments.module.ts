@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { QueueModule } from '#libs/queue';
-import { SegmentEntity } from './segment.entity.js';
+import { SegmentsRepository } from './segments.repository.js';
 import { SegmentsService } from './segments.service.js';
 
+/** The segment catalogue. Its repository is exported for the modules whose statements join or lock segments. */
 @Module({
-  imports: [TypeOrmModule.forFeature([SegmentEntity]), QueueModule],
-  providers: [SegmentsService],
-  exports: [SegmentsService],
+  imports: [QueueModule],
+  providers: [SegmentsService, SegmentsRepository],
+  exports: [SegmentsService, SegmentsRepository],
 })
 export class SegmentsModule {}

@@ -1,61 +1,46 @@
 import { Injectable } from '@nestjs/common';
-import { queryRows } from '#libs/database';
-import { ProblemException } from '#libs/common';
+import { IdAllocationError } from '#libs/common';
 import type { EntityManager } from 'typeorm';
+import { UsersRepository } from './users.repository.js';
 
-/** How often allocation may meet a caller-chosen id before giving up (each miss jumps past max(id)). */
+/** How often allocation may meet a caller-chosen id before giving up (each miss jumps to the next free id). */
 const ALLOCATION_ATTEMPTS = 5;
 
-/**
- * User identity: registration, id allocation, and the per-user row lock that serialises
- * the membership requests of one user (see MembershipsService).
- */
+/** User identity: registration and id allocation. Users are locked, one row each, by the membership write path. */
 @Injectable()
 export class UsersService {
+  constructor(private readonly users: UsersRepository) {}
+
   /**
-   * Locks the user's row for the rest of `manager`'s transaction, registering the user
-   * first when unknown. Returns true when the user was registered by this call.
+   * Registers the ids among `userIds` that no user has, inside the caller's transaction, and
+   * leaves every one of them locked. Returns the ids this call registered.
    */
-  async lockForChange(manager: EntityManager, userId: number): Promise<boolean> {
-    if (await this.lockExisting(manager, userId)) return false;
-    const inserted = await queryRows(manager, 'INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id', [userId]);
-    if (inserted.length > 0) return true;
-    // A concurrent request registered the user between our two statements; it has committed by now.
-    await this.lockExisting(manager, userId);
-    return false;
+  async register(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
+    const created = await this.users.insertNew(manager, userIds);
+    if (created.length < new Set(userIds).size) {
+      // The others were registered by transactions that committed meanwhile (or existed already): lock them now.
+      const createdSet = new Set(created);
+      await this.users.lock(
+        manager,
+        userIds.filter((id) => !createdSet.has(id)),
+      );
+    }
+    return created;
   }
 
-  /** Registers the ids that are new; returns them (already known ids are left alone). */
-  async registerMany(manager: EntityManager, userIds: number[]): Promise<number[]> {
-    const rows = await queryRows<{ id: number }>(
-      manager,
-      `INSERT INTO users (id) SELECT DISTINCT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING id`,
-      [userIds],
-    );
-    return rows.map((row) => row.id);
-  }
-
-  /** Registers a user under a newly allocated id that no known user has. */
+  /**
+   * Registers a user under a new id that no known user has. The allocator is a sequence;
+   * when it meets an id a caller registered, it moves to the next free id (wrapping around
+   * at the largest id), so no set of registered ids can stop allocation for good.
+   */
   async allocate(manager: EntityManager): Promise<number> {
     for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
-      const [row] = await queryRows<{ id: number }>(
-        manager,
-        `INSERT INTO users (id) VALUES (nextval('users_allocated_id_seq')) ON CONFLICT DO NOTHING RETURNING id`,
-      );
-      if (row) return row.id;
-      // Callers registered ids of their own above the sequence: continue after the largest one.
-      await queryRows(manager, `SELECT setval('users_allocated_id_seq', (SELECT max(id) FROM users))`);
+      const candidate = await this.users.nextAllocatedId(manager);
+      if (await this.users.insertOne(manager, candidate)) return candidate;
+      const free = (await this.users.firstFreeFrom(manager, candidate)) ?? (await this.users.firstFreeFrom(manager, 1));
+      if (free === null) break;
+      await this.users.moveAllocator(manager, free);
     }
-    throw new ProblemException({
-      type: 'id-allocation-failed',
-      title: 'Could not allocate a user id',
-      status: 503,
-      detail: 'Every allocated id was already taken by a caller-chosen id; retry the request.',
-    });
-  }
-
-  private async lockExisting(manager: EntityManager, userId: number): Promise<boolean> {
-    const rows = await queryRows(manager, 'SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
-    return rows.length > 0;
+    throw new IdAllocationError();
   }
 }

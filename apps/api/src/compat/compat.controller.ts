@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '#libs/common';
+import { ApiProblems, SlugListFields } from '#libs/http';
 import { MembershipsService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
 import { ReportsService } from '#libs/reports';
@@ -88,12 +88,13 @@ export class CompatController {
   })
   @ApiOkResponse({ type: CompatChangeResultDto })
   @ApiProblems(413, 422)
+  @SlugListFields({ add: 'add_segments', remove: 'delete_segments' })
   async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto): Promise<CompatChangeResultDto> {
-    const result = await this.memberships.changeUserSegments(
-      body.user_id,
-      { add: (body.add_segments ?? []).map((slug) => ({ slug, ttlSeconds: body.ttl })), remove: body.delete_segments ?? [] },
-      { add: 'add_segments', remove: 'delete_segments' },
-    );
+    const result = await this.memberships.changeUserSegments(body.user_id, {
+      add: (body.add_segments ?? []).map((slug) => ({ slug })),
+      remove: body.delete_segments ?? [],
+      ttlSeconds: body.ttl,
+    });
     return { segments_added: result.added.length, segments_deleted: result.removed.length };
   }
 
@@ -124,12 +125,12 @@ export class CompatController {
   @ApiOkResponse({ type: CompatReportLinkDto })
   @ApiProblems()
   @ApiUserIdParam()
-  historyReport(
+  async historyReport(
     @Param('user_id', ParseUserIdPipe) userId: number,
     @Query() query: ReportMonthQueryDto,
     @Req() request: FastifyRequest,
-  ): CompatReportLinkDto {
-    const token = this.reports.issue({ year: query.year, month: query.month, userId, format: 'legacy' });
+  ): Promise<CompatReportLinkDto> {
+    const token = await this.reports.issue({ year: query.year, month: query.month, userId, format: 'legacy' });
     return { report_link: reportUrl(request, this.config, token) };
   }
 }

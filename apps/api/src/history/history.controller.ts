@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems, toPage } from '#libs/common';
+import { toPage } from '#libs/common';
+import { ApiProblems } from '#libs/http';
 import { historyCursorKey, HistoryService } from '#libs/history';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import { HistoryEntryDto, HistoryPageDto, HistoryQueryDto } from './dto/history.dto.js';

@@ -1,6 +1,6 @@
 import { applyDecorators, Injectable, type PipeTransform } from '@nestjs/common';
 import { ApiParam } from '@nestjs/swagger';
-import { ProblemException } from '#libs/common';
+import { ProblemException } from '#libs/http';
 import { isSlug, SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '#libs/common';
+import { ApiProblems } from '#libs/http';
 import { ReportsService } from '#libs/reports';
 import type { FastifyRequest } from 'fastify';
 import { ReportLinkDto, ReportQueryDto } from './dto/report.dto.js';
@@ -23,8 +23,8 @@ export class ReportsController {
   })
   @ApiOkResponse({ type: ReportLinkDto })
   @ApiProblems()
-  link(@Query() query: ReportQueryDto, @Req() request: FastifyRequest): ReportLinkDto {
-    const token = this.reports.issue({ year: query.year, month: query.month, userId: query.user_id, format: 'csv' });
+  async link(@Query() query: ReportQueryDto, @Req() request: FastifyRequest): Promise<ReportLinkDto> {
+    const token = await this.reports.issue({ year: query.year, month: query.month, userId: query.user_id, format: 'csv' });
     return { report_url: reportUrl(request, this.config, token) };
   }
 

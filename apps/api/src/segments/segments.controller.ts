@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems, toPage } from '#libs/common';
-import { MembershipsService } from '#libs/memberships';
-import { SegmentsService } from '#libs/segments';
+import { toPage } from '#libs/common';
+import { ApiProblems } from '#libs/http';
+import { memberCursorKey, MembershipsService } from '#libs/memberships';
+import { segmentCursorKey, SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ApiSlugParam, ParseSlugPipe } from '../http/params.js';
 import { RequestId } from '../http/request-id.decorator.js';
@@ -46,7 +47,7 @@ export class SegmentsController {
   @ApiProblems()
   async list(@Query() query: PageQueryDto): Promise<SegmentPageDto> {
     const rows = await this.segments.list(query.limit, query.cursor);
-    const page = toPage(rows, query.limit, (segment) => segment.slug);
+    const page = toPage(rows, query.limit, segmentCursorKey);
     return { items: page.items.map(SegmentDto.from), next_cursor: page.next_cursor };
   }
 
@@ -112,7 +113,7 @@ export class SegmentsController {
   async members(@Param('slug', ParseSlugPipe) slug: string, @Query() query: PageQueryDto): Promise<SegmentMemberPageDto> {
     const segment = await this.segments.getBySlug(slug);
     const rows = await this.memberships.segmentMembers(segment.id, query.limit, query.cursor);
-    const page = toPage(rows, query.limit, (member) => member.userId);
+    const page = toPage(rows, query.limit, memberCursorKey);
     return { items: page.items.map(SegmentMemberDto.from), next_cursor: page.next_cursor };
   }
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '#libs/common';
+import { ApiProblems } from '#libs/http';
 import { MembershipsService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
@@ -67,10 +67,11 @@ export class UsersController {
     const result = await this.memberships.changeUserSegments(userId, {
       add: (body.add ?? []).map((item) => ({
         slug: item.slug,
-        ttlSeconds: item.ttl_seconds ?? (item.expires_at === undefined ? body.ttl_seconds : undefined),
+        ttlSeconds: item.ttl_seconds,
         expiresAt: item.expires_at === undefined ? undefined : new Date(item.expires_at),
       })),
       remove: body.remove ?? [],
+      ttlSeconds: body.ttl_seconds,
     });
     return ChangeUserSegmentsResultDto.from(result);
   }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { SegmentMember } from '#libs/memberships';
-import type { RolloutState, SegmentEntity } from '#libs/segments';
+import type { RolloutState, Segment } from '#libs/segments';
 
 @ApiSchema({ name: 'Segment' })
 export class SegmentDto {
@@ -19,7 +19,7 @@ export class SegmentDto {
   @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
   updated_at: Date;
 
-  static from(segment: SegmentEntity): SegmentDto {
+  static from(segment: Segment): SegmentDto {
     return {
       slug: segment.slug,
       description: segment.description,
@@ -48,7 +48,7 @@ export class RolloutDto {
   @ApiProperty({ type: String, nullable: true, description: 'Why the rollout failed; change auto_percent to retry', example: null })
   error: string | null;
 
-  static from(segment: SegmentEntity): RolloutDto | null {
+  static from(segment: Segment): RolloutDto | null {
     if (segment.rolloutState === null) return null;
     return { state: segment.rolloutState, processed: segment.rolloutProcessed, total: segment.rolloutTotal, error: segment.rolloutError };
   }

@@ -16,29 +16,27 @@ export interface ProblemDetails {
   status: number;
   detail: string;
   errors?: ProblemFieldError[];
+  /** Response headers that go with the problem (`Retry-After`, `WWW-Authenticate`). */
+  headers?: Record<string, string>;
 }
 
-/** A failure that the API answers with the given problem details. Thrown by services and edges alike. */
+/** A failure the HTTP edge answers with exactly these problem details (request parsing, validation, health). */
 export class ProblemException extends HttpException {
   constructor(readonly problem: ProblemDetails) {
     super(problem, problem.status);
   }
 
   static validation(errors: ProblemFieldError[]): ProblemException {
-    return new ProblemException({
-      type: 'validation-error',
-      title: 'The request is invalid',
-      status: 400,
-      detail: `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((error) => error.field).join(', ')}`,
-      errors,
-    });
+    return new ProblemException(validationProblem(errors));
   }
+}
 
-  static notFound(what: string): ProblemException {
-    return new ProblemException({ type: 'not-found', title: 'Not found', status: 404, detail: `${what} does not exist` });
-  }
-
-  static conflict(detail: string): ProblemException {
-    return new ProblemException({ type: 'conflict', title: 'Conflict', status: 409, detail });
-  }
+export function validationProblem(errors: ProblemFieldError[]): ProblemDetails {
+  return {
+    type: 'validation-error',
+    title: 'The request is invalid',
+    status: 400,
+    detail: `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((error) => error.field).join(', ')}`,
+    errors,
+  };
 }

@@ -1,5 +1,5 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
-import { ProblemException, type ProblemFieldError } from '#libs/common';
+import { ProblemException, type ProblemFieldError } from './problem.js';
 
 /**
  * Request validation: unknown fields are rejected (a typo never silently does nothing),

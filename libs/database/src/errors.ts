@@ -1,0 +1,28 @@
+/** SQLSTATE classes and codes that mean "PostgreSQL is not there right now", not "the statement is wrong". */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
+const CONNECTION_EXCEPTION_CLASS = '08';
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** node-postgres and pg-pool raise these as plain Errors without a code. */
+const DRIVER_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection ended unexpectedly',
+];
+
+/**
+ * True when `error` says the database is unreachable, restarting or out of connections (a
+ * request may succeed when retried later), as opposed to a failed statement.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || NETWORK_ERRORS.has(code) || code.startsWith(CONNECTION_EXCEPTION_CLASS)))
+      return true;
+    if (typeof message === 'string' && DRIVER_MESSAGES.some((text) => message.includes(text))) return true;
+    // TypeORM's QueryFailedError keeps the driver's error; AggregateError (connect to several addresses) keeps its causes.
+    const next = current as { driverError?: unknown; cause?: unknown; errors?: unknown[] };
+    current = next.driverError ?? next.cause ?? next.errors?.[0];
+  }
+  return false;
+}

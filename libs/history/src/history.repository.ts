@@ -1,0 +1,155 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { pgPool, queryRows } from '#libs/database';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream';
+import { to as copyTo } from 'pg-copy-streams';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { HistoryEntry, MembershipChange } from './history.types.js';
+
+/** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
+const INSERT = `
+  INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
+  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, coalesce(c.occurred_at, clock_timestamp())
+  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
+    AS c (user_id, segment_id, slug, operation, reason, occurred_at)`;
+
+const USER_HISTORY = `
+  SELECT id, user_id AS "userId", segment_slug AS slug, operation, reason, occurred_at AS "occurredAt"
+  FROM membership_history
+  WHERE user_id = $1
+    AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+    AND ($3::timestamptz IS NULL OR occurred_at < $3)
+    AND ($4::timestamptz IS NULL OR (occurred_at, id) < ($4, $5::bigint))
+  ORDER BY occurred_at DESC, id DESC
+  LIMIT $6`;
+
+/** Columns of each report format; every value is computed by PostgreSQL, so Node only forwards bytes. */
+const REPORT_COLUMNS = {
+  csv: `user_id, segment_slug AS segment, operation,
+        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at`,
+  legacy: `user_id, segment_slug, CASE operation WHEN 'add' THEN 'I' ELSE 'D' END AS operation,
+           to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS executed_at`,
+} as const;
+const REPORT_OPTIONS = { csv: `FORMAT csv, HEADER, DELIMITER ';'`, legacy: 'FORMAT csv, HEADER' } as const;
+export type ReportFormat = keyof typeof REPORT_COLUMNS;
+
+export interface MonthReportQuery {
+  /** First instant of the month (UTC) and of the next one. */
+  from: Date;
+  to: Date;
+  userId?: number;
+  format: ReportFormat;
+  /** Only entries written by this database instant. */
+  writtenBy: Date;
+}
+
+const NOW = 'SELECT clock_timestamp() AS now';
+
+const PARTITION_LOCK = 'SELECT pg_advisory_xact_lock(7180245002)';
+const PARTITION_EXISTS = 'SELECT to_regclass($1) IS NOT NULL AS exists';
+const MONTHLY_PARTITIONS = `
+  SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+  WHERE i.inhparent = 'membership_history'::regclass AND c.relname ~ '^membership_history_y[0-9]{4}m[0-9]{2}$'`;
+const PARTITION_NAME = /^membership_history_y\d{4}m\d{2}$/;
+
+/** Every statement on the `membership_history` table and its partitions. */
+@Injectable()
+export class HistoryRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(manager: EntityManager, changes: readonly MembershipChange[]): Promise<void> {
+    await queryRows(manager, INSERT, [
+      changes.map((change) => change.userId),
+      changes.map((change) => change.segmentId),
+      changes.map((change) => change.slug),
+      changes.map((change) => change.operation),
+      changes.map((change) => change.reason),
+      changes.map((change) => change.occurredAt ?? null),
+    ]);
+  }
+
+  /** The database clock, which stamps history: instants that order or filter history come from it, never from a process. */
+  async now(): Promise<Date> {
+    const [row] = await queryRows<{ now: Date }>(this.dataSource.manager, NOW);
+    return row!.now;
+  }
+
+  /** One user's entries in [from, to) strictly before `before` in (occurred_at, id) order, newest first. */
+  userHistory(userId: number, query: { from?: Date; to?: Date; before?: [Date, number]; limit: number }): Promise<HistoryEntry[]> {
+    return queryRows<HistoryEntry>(this.dataSource.manager, USER_HISTORY, [
+      userId,
+      query.from ?? null,
+      query.to ?? null,
+      query.before?.[0] ?? null,
+      query.before?.[1] ?? null,
+      query.limit,
+    ]);
+  }
+
+  /**
+   * Streams a month's entries as CSV straight from PostgreSQL (COPY): memory stays flat
+   * whatever the size, the bytes flow to the client with back-pressure, and the connection
+   * goes back to the pool when the stream ends (or is destroyed, when the client goes away).
+   */
+  async copyMonth(query: MonthReportQuery): Promise<Readable> {
+    // COPY takes no bind parameters: every value below is an integer or an instant built here.
+    const sql = `COPY (
+        SELECT ${REPORT_COLUMNS[query.format]}
+        FROM membership_history
+        WHERE occurred_at >= '${query.from.toISOString()}' AND occurred_at < '${query.to.toISOString()}'
+          AND recorded_at <= '${query.writtenBy.toISOString()}'
+          ${query.userId === undefined ? '' : `AND user_id = ${Math.trunc(query.userId)}`}
+        ORDER BY occurred_at, id
+      ) TO STDOUT WITH (${REPORT_OPTIONS[query.format]})`;
+    const client = await pgPool(this.dataSource).connect();
+    const stream = client.query(copyTo(sql));
+    finished(stream, (error) => {
+      // A COPY cut short leaves the connection mid-protocol: discard it instead of reusing it.
+      client.release(error ?? (stream.readableEnded ? undefined : true));
+    });
+    return stream;
+  }
+
+  /** Serialises partition maintenance between processes for the rest of the transaction. */
+  async lockPartitions(manager: EntityManager): Promise<void> {
+    await queryRows(manager, PARTITION_LOCK);
+  }
+
+  async partitionExists(manager: EntityManager, name: string): Promise<boolean> {
+    const [row] = await queryRows<{ exists: boolean }>(manager, PARTITION_EXISTS, [checkedName(name)]);
+    return row!.exists;
+  }
+
+  /**
+   * Creates the partition for [from, to); rows that landed in the default partition for that
+   * range meanwhile move into it, so creating a partition never fails.
+   */
+  async createPartition(manager: EntityManager, name: string, from: Date, to: Date): Promise<void> {
+    const table = checkedName(name);
+    const [start, end] = [from.toISOString(), to.toISOString()];
+    await manager.query(`CREATE TABLE ${table} (LIKE membership_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+    await manager.query(
+      `WITH moved AS (DELETE FROM membership_history_default WHERE occurred_at >= $1 AND occurred_at < $2 RETURNING *)
+       INSERT INTO ${table} SELECT * FROM moved`,
+      [start, end],
+    );
+    await manager.query(`ALTER TABLE membership_history ATTACH PARTITION ${table} FOR VALUES FROM ('${start}') TO ('${end}')`);
+  }
+
+  async monthlyPartitions(manager: EntityManager): Promise<string[]> {
+    return (await queryRows<{ name: string }>(manager, MONTHLY_PARTITIONS)).map((row) => row.name);
+  }
+
+  async dropPartition(manager: EntityManager, name: string): Promise<void> {
+    const table = checkedName(name);
+    await manager.query(`ALTER TABLE membership_history DETACH PARTITION ${table}`);
+    await manager.query(`DROP TABLE ${table}`);
+  }
+}
+
+/** Partition names go into DDL: only names of the `membership_history_yYYYYmMM` form are accepted. */
+function checkedName(name: string): string {
+  if (!PARTITION_NAME.test(name)) throw new Error(`Not a history partition name: ${name}`);
+  return name;
+}

@@ -1,0 +1,159 @@
+import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import {
+  ConflictError,
+  CursorExpiredError,
+  DependencyUnavailableError,
+  DomainError,
+  FutureMonthError,
+  IdAllocationError,
+  InvalidCursorError,
+  InvalidReportLinkError,
+  NotFoundError,
+  RepeatedSlugsError,
+  RepeatedUserIdsError,
+  ReportLinkExpiredError,
+  UnknownSegmentsError,
+  type SlugPosition,
+} from '#libs/common';
+import { isDatabaseUnavailable } from '#libs/database';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, ProblemException, validationProblem, type ProblemDetails } from './problem.js';
+
+/** Request field names of a membership change's two slug lists, per API shape (`add_segments` in the original API). */
+export interface SlugListNames {
+  add: string;
+  remove: string;
+}
+
+export const SLUG_LISTS: SlugListNames = { add: 'add', remove: 'remove' };
+
+/** Seconds a client should wait before retrying a request that failed because a dependency is down. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Longest field name, message or path echoed in a problem: a bad value is quoted, never copied whole. */
+const MAX_ECHO = 200;
+
+/**
+ * Every failure of a request becomes an RFC 9457 problem+json response here: domain errors,
+ * problems raised by the edge itself, Nest HTTP exceptions, Fastify's own errors (malformed
+ * JSON, oversize bodies) and unexpected errors, which become a bare 500. Every failure is
+ * logged with the request id (4xx warn, 5xx error with the error).
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const problem = toProblem(exception);
+    const entry = { requestId: request.id, method: request.method, url: loggableUrl(request), status: problem.status };
+    if (problem.status >= 500) this.logger.error({ ...entry, err: exception }, 'Request failed');
+    else this.logger.warn({ ...entry, type: problem.type, detail: problem.detail }, 'Request rejected');
+    sendProblem(http.getResponse<FastifyReply>(), request, problem);
+  }
+}
+
+/** The one mapper from a failure to problem details. */
+export function toProblem(exception: unknown, slugLists: SlugListNames = SLUG_LISTS): ProblemDetails {
+  if (exception instanceof ProblemException) return exception.problem;
+  if (exception instanceof DomainError) return domainProblem(exception, slugLists);
+  if (exception instanceof HttpException) return plainProblem(exception.getStatus(), httpDetail(exception));
+  // Fastify's own request errors (FST_ERR_*): malformed JSON, body too large, unsupported media type, long URLs.
+  const status = (exception as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return plainProblem(status, (exception as Error).message);
+  if (isDatabaseUnavailable(exception)) return domainProblem(new DependencyUnavailableError('database'), slugLists);
+  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
+}
+
+function domainProblem(error: DomainError, slugLists: SlugListNames): ProblemDetails {
+  const at = (position: SlugPosition) => `${slugLists[position.list]}[${position.index}]`;
+  if (error instanceof UnknownSegmentsError) {
+    return {
+      type: 'unknown-segments',
+      title: 'Unknown segments',
+      status: 422,
+      detail: `${error.slugs.length} unknown segment${error.slugs.length === 1 ? '' : 's'}; nothing was changed`,
+      errors: error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" does not exist` })),
+    };
+  }
+  if (error instanceof RepeatedSlugsError) {
+    return validationProblem(
+      error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" is already listed at ${at(item.first)}` })),
+    );
+  }
+  if (error instanceof RepeatedUserIdsError) {
+    return validationProblem(
+      error.userIds.map((item) => ({ field: `remove[${item.index}]`, message: `user ${item.userId} is also in add` })),
+    );
+  }
+  if (error instanceof InvalidCursorError) {
+    return validationProblem([{ field: error.parameter, message: 'is not a cursor returned by this endpoint' }]);
+  }
+  if (error instanceof FutureMonthError) return validationProblem([{ field: 'month', message: error.message }]);
+  if (error instanceof NotFoundError) return { type: 'not-found', title: 'Not found', status: 404, detail: error.message };
+  if (error instanceof ConflictError) return { type: 'conflict', title: 'Conflict', status: 409, detail: error.message };
+  if (error instanceof CursorExpiredError) return { type: 'cursor-expired', title: 'Cursor expired', status: 410, detail: error.message };
+  if (error instanceof InvalidReportLinkError) {
+    return { type: 'invalid-report-link', title: 'Invalid report link', status: 403, detail: error.message };
+  }
+  if (error instanceof ReportLinkExpiredError) {
+    return { type: 'report-link-expired', title: 'Report link expired', status: 410, detail: error.message };
+  }
+  if (error instanceof DependencyUnavailableError) return unavailableProblem(error.dependency);
+  if (error instanceof IdAllocationError) {
+    return { type: 'id-allocation-failed', title: 'Could not allocate a user id', status: 503, detail: error.message };
+  }
+  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
+}
+
+/** 503 naming what is down: `/problems/database-unavailable` or `/problems/redis-unavailable`, with Retry-After. */
+export function unavailableProblem(dependency: 'database' | 'redis'): ProblemDetails {
+  return {
+    type: `${dependency}-unavailable`,
+    title: 'Service unavailable',
+    status: 503,
+    detail: `${dependency === 'database' ? 'PostgreSQL' : 'Redis'} is unavailable; retry in a few seconds`,
+    headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  };
+}
+
+/** Writes `problem` as the response to `request`. */
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: ProblemDetails): void {
+  const { type, headers, errors, ...rest } = problem;
+  void reply
+    .status(problem.status)
+    .headers(headers ?? {})
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('x-request-id', request.id)
+    .send({
+      type: type === 'about:blank' ? type : `/problems/${type}`,
+      ...rest,
+      detail: clip(rest.detail),
+      ...(errors ? { errors: errors.map((error) => ({ field: clip(error.field), message: clip(error.message) })) } : {}),
+      instance: clip(request.url.split('?')[0] ?? '/'),
+      request_id: request.id,
+    });
+}
+
+/** The request's path for logs: report links carry a signed capability, so routes with a `:token` log their template. */
+export function loggableUrl(request: FastifyRequest): string {
+  const route = request.routeOptions?.url;
+  return route?.includes(':token') ? route : clip(request.url);
+}
+
+function clip(text: string): string {
+  return text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text;
+}
+
+function plainProblem(status: number, detail: string): ProblemDetails {
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+}
+
+function httpDetail(exception: HttpException): string {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return response;
+  const message = (response as { message?: unknown }).message;
+  return Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
+}

@@ -1,0 +1,262 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { queryRows } from '#libs/database';
+import { HistorySubscriber, type HistoryOperation, type HistoryReason } from '#libs/history';
+import { activeSegment, type AutoSegment, type RolloutRow, type SegmentRef } from '#libs/segments';
+import { DataSource, type EntityManager } from 'typeorm';
+import { removalChange, type RemovedMembership } from './membership.rules.js';
+import type { SegmentMember, UserSegment } from './memberships.types.js';
+
+/** The one definition of expiry: a membership is live until its expiry instant, by the database clock. */
+const expired = (m: string) => `(${m}.expires_at <= now())`;
+const live = (m: string) => `NOT coalesce(${expired(m)}, false)`;
+
+/** The percent rule: the user's bucket for the segment is below the threshold (see segment_bucket and thresholdOf). */
+const selected = (user: string, segment: string, threshold: string) => `(segment_bucket(${segment}, ${user}) < ${threshold})`;
+
+/** The one definition of automatic eligibility: selected, and not opted out (an explicit removal sticks). */
+const eligible = (user: string, segment: string, threshold: string) =>
+  `${selected(user, segment, threshold)}
+   AND NOT EXISTS (SELECT 1 FROM segment_opt_outs o WHERE o.user_id = ${user} AND o.segment_id = ${segment})`;
+
+/** Live segments of the given users, by user then slug: the one read of a user's segments. */
+const USERS_SEGMENTS = `
+  SELECT m.user_id AS "userId", s.slug, m.expires_at AS "expiresAt", m.source
+  FROM memberships m JOIN segments s ON s.id = m.segment_id
+  WHERE m.user_id = ANY($1::bigint[]) AND ${activeSegment('s')} AND ${live('m')}
+  ORDER BY m.user_id, s.slug`;
+
+const SEGMENT_MEMBERS = `
+  SELECT m.user_id AS "userId", m.expires_at AS "expiresAt", m.source
+  FROM memberships m
+  WHERE m.segment_id = $1 AND m.user_id > $2 AND ${live('m')}
+  ORDER BY m.user_id LIMIT $3`;
+
+const COUNT_MEMBERS = `SELECT count(*) AS count FROM memberships m WHERE m.segment_id = $1 AND ${live('m')}`;
+
+/**
+ * Removals of a change, and the expired memberships of every (user, segment) it touches,
+ * which no sweep has removed yet, in one DELETE; removals also record opt-outs.
+ */
+const REMOVE_AND_OPT_OUT = `
+  WITH opt_out AS (
+    INSERT INTO segment_opt_outs (user_id, segment_id) SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING
+  )
+  DELETE FROM memberships m USING unnest($3::bigint[], $4::int[], $5::bool[]) AS t (user_id, segment_id, removing)
+  WHERE m.user_id = t.user_id AND m.segment_id = t.segment_id AND (t.removing OR ${expired('m')})
+  RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", m.expires_at AS "expiresAt", coalesce(${expired('m')}, false) AS expired`;
+
+/**
+ * Manual adds: inserts what does not exist and sets the expiry of what does (re-adding sets
+ * the expiry to what the new request says; a manual add makes an automatic membership
+ * manual); an add cancels the user's opt-out of the segment. Reports only real inserts as added.
+ */
+const UPSERT_MANUAL = `
+  WITH opt_in AS (
+    DELETE FROM segment_opt_outs o USING unnest($1::bigint[], $2::int[]) AS a (user_id, segment_id)
+    WHERE o.user_id = a.user_id AND o.segment_id = a.segment_id
+  )
+  INSERT INTO memberships (user_id, segment_id, source, expires_at)
+  SELECT a.user_id, a.segment_id, 'manual', coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
+  FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[]) AS a (user_id, segment_id, expires_at, ttl_seconds)
+  ON CONFLICT (user_id, segment_id) DO UPDATE
+    SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source
+    WHERE memberships.expires_at IS DISTINCT FROM EXCLUDED.expires_at OR memberships.source <> EXCLUDED.source
+  RETURNING user_id AS "userId", segment_id AS "segmentId", xmax = 0 AS inserted`;
+
+/** Newly registered users get the automatic segments their buckets qualify for. */
+const ASSIGN_AUTO = `
+  INSERT INTO memberships (user_id, segment_id, source)
+  SELECT u.id, s.id, 'auto'
+  FROM unnest($1::bigint[]) AS u (id) CROSS JOIN unnest($2::int[], $3::int[]) AS s (id, threshold)
+  WHERE ${eligible('u.id', 's.id', 's.threshold')}
+  ON CONFLICT DO NOTHING
+  RETURNING user_id AS "userId", segment_id AS "segmentId"`;
+
+/** A rollout chunk: the users in ($2, $3] the rule selects and that are not members become automatic members… */
+const ROLLOUT_ADD = `
+  INSERT INTO memberships (user_id, segment_id, source)
+  SELECT u.id, $1, 'auto' FROM users u
+  WHERE u.id > $2 AND u.id <= $3 AND ${eligible('u.id', '$1', '$4')}
+  ON CONFLICT DO NOTHING
+  RETURNING user_id AS "userId"`;
+
+/** … and automatic members the rule no longer selects (the threshold was lowered) leave; manual members stay. */
+const ROLLOUT_REMOVE = `
+  DELETE FROM memberships
+  WHERE segment_id = $1 AND source = 'auto' AND user_id > $2 AND user_id <= $3 AND NOT ${selected('user_id', '$1', '$4')}
+  RETURNING user_id AS "userId"`;
+
+/** Users with memberships due for removal, soonest first (the expires_at index), in active segments. */
+const DUE_USERS = `
+  SELECT m.user_id AS "userId" FROM memberships m JOIN segments s ON s.id = m.segment_id AND ${activeSegment('s')}
+  WHERE ${expired('m')} ORDER BY m.expires_at LIMIT $1`;
+
+/** Re-checks the expiry under the users' locks, so a membership renewed meanwhile is kept. */
+const DELETE_EXPIRED = `
+  DELETE FROM memberships m USING segments s
+  WHERE m.user_id = ANY($1::bigint[]) AND ${expired('m')} AND s.id = m.segment_id AND ${activeSegment('s')}
+  RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", s.slug, m.expires_at AS "expiresAt", true AS expired`;
+
+const PURGE_BATCH = `
+  DELETE FROM memberships m
+  WHERE m.segment_id = $1 AND m.user_id IN (SELECT user_id FROM memberships WHERE segment_id = $1 ORDER BY user_id LIMIT $2)
+  RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", m.expires_at AS "expiresAt", coalesce(${expired('m')}, false) AS expired`;
+
+const HAS_MEMBERS = 'SELECT EXISTS (SELECT 1 FROM memberships WHERE segment_id = $1) AS any';
+
+const DELETE_OPT_OUTS = 'DELETE FROM segment_opt_outs WHERE segment_id = $1';
+
+/** A (user, segment) pair of a change. */
+export interface MembershipKey {
+  userId: number;
+  segmentId: number;
+}
+
+export interface ManualAdd extends MembershipKey {
+  ttlSeconds?: number;
+  expiresAt?: Date;
+}
+
+/**
+ * Every statement on `memberships` and `segment_opt_outs`. The statements that change
+ * memberships record each real change (RETURNING says which) with the history subscriber, in
+ * the same transaction, so no path can change a membership without its history entry.
+ */
+@Injectable()
+export class MembershipsRepository {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly history: HistorySubscriber,
+  ) {}
+
+  /** Live segments of each user (absent: none), sorted by slug. */
+  async usersSegments(manager: EntityManager, userIds: readonly number[]): Promise<Map<number, UserSegment[]>> {
+    const rows = await queryRows<UserSegment & { userId: number }>(manager, USERS_SEGMENTS, [userIds]);
+    const byUser = new Map<number, UserSegment[]>();
+    for (const { userId, ...segment } of rows) {
+      const list = byUser.get(userId);
+      if (list) list.push(segment);
+      else byUser.set(userId, [segment]);
+    }
+    return byUser;
+  }
+
+  segmentMembers(segmentId: number, afterUserId: number, limit: number): Promise<SegmentMember[]> {
+    return queryRows<SegmentMember>(this.dataSource.manager, SEGMENT_MEMBERS, [segmentId, afterUserId, limit]);
+  }
+
+  async countMembers(segmentId: number): Promise<number> {
+    const [row] = await queryRows<{ count: number }>(this.dataSource.manager, COUNT_MEMBERS, [segmentId]);
+    return row!.count;
+  }
+
+  /**
+   * Removes `removals` (recording opt-outs) and the expired memberships among `touched`.
+   * Returns what was removed; removals are logged with `reason`, expired ones as their `ttl` removal.
+   */
+  async removeAndOptOut(
+    manager: EntityManager,
+    changes: { removals: MembershipKey[]; touched: MembershipKey[] },
+    slugOf: ReadonlyMap<number, string>,
+    reason: HistoryReason,
+  ): Promise<RemovedMembership[]> {
+    const removing = new Set(changes.removals.map(keyOf));
+    const rows = await queryRows<RemovedMembership>(manager, REMOVE_AND_OPT_OUT, [
+      changes.removals.map((item) => item.userId),
+      changes.removals.map((item) => item.segmentId),
+      changes.touched.map((item) => item.userId),
+      changes.touched.map((item) => item.segmentId),
+      changes.touched.map((item) => removing.has(keyOf(item))),
+    ]);
+    this.history.record(
+      manager,
+      rows.map((row) => removalChange(row, slugOf.get(row.segmentId)!, reason)),
+    );
+    return rows;
+  }
+
+  /** Applies manual adds; returns the memberships that were really added (not just given a new expiry). */
+  async upsertManual(manager: EntityManager, adds: readonly ManualAdd[], slugOf: ReadonlyMap<number, string>): Promise<MembershipKey[]> {
+    const rows = await queryRows<MembershipKey & { inserted: boolean }>(manager, UPSERT_MANUAL, [
+      adds.map((add) => add.userId),
+      adds.map((add) => add.segmentId),
+      adds.map((add) => add.expiresAt ?? null),
+      adds.map((add) => add.ttlSeconds ?? null),
+    ]);
+    const added = rows.filter((row) => row.inserted);
+    this.recordAdds(manager, added, slugOf, 'manual');
+    return added;
+  }
+
+  /** Gives newly registered users the automatic segments they qualify for. */
+  async assignAuto(manager: EntityManager, userIds: readonly number[], segments: readonly AutoSegment[]): Promise<void> {
+    if (userIds.length === 0 || segments.length === 0) return;
+    const rows = await queryRows<MembershipKey>(manager, ASSIGN_AUTO, [
+      userIds,
+      segments.map((segment) => segment.id),
+      segments.map((segment) => segment.threshold),
+    ]);
+    this.recordAdds(manager, rows, new Map(segments.map((segment) => [segment.id, segment.slug])), 'auto');
+  }
+
+  /** Makes the users in (after, last] match the rollout's rule; returns how many memberships came and went. */
+  async applyRollout(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<{ added: number; removed: number }> {
+    const params = [rollout.id, after, last, rollout.threshold];
+    const added = await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, params);
+    const removed = await queryRows<{ userId: number }>(manager, ROLLOUT_REMOVE, params);
+    const change = (operation: HistoryOperation) => (row: { userId: number }) => ({
+      userId: row.userId,
+      segmentId: rollout.id,
+      slug: rollout.slug,
+      operation,
+      reason: 'auto' as const,
+    });
+    this.history.record(manager, [...added.map(change('add')), ...removed.map(change('remove'))]);
+    return { added: added.length, removed: removed.length };
+  }
+
+  /** Users that have memberships due for removal (with repeats), at most `limit` rows. */
+  async dueUsers(manager: EntityManager, limit: number): Promise<number[]> {
+    return (await queryRows<{ userId: number }>(manager, DUE_USERS, [limit])).map((row) => row.userId);
+  }
+
+  /** Removes the expired memberships of users the caller has locked; returns how many. */
+  async deleteExpired(manager: EntityManager, userIds: readonly number[]): Promise<number> {
+    if (userIds.length === 0) return 0;
+    const rows = await queryRows<RemovedMembership & { slug: string }>(manager, DELETE_EXPIRED, [userIds]);
+    this.history.record(
+      manager,
+      rows.map((row) => removalChange(row, row.slug, 'ttl')),
+    );
+    return rows.length;
+  }
+
+  /** Removes up to `limit` memberships of a deleted segment; returns how many. */
+  async purgeBatch(manager: EntityManager, segment: SegmentRef, limit: number): Promise<number> {
+    const rows = await queryRows<RemovedMembership>(manager, PURGE_BATCH, [segment.id, limit]);
+    this.history.record(
+      manager,
+      rows.map((row) => removalChange(row, segment.slug, 'segment_deleted')),
+    );
+    return rows.length;
+  }
+
+  async hasMembers(manager: EntityManager, segmentId: number): Promise<boolean> {
+    const [row] = await queryRows<{ any: boolean }>(manager, HAS_MEMBERS, [segmentId]);
+    return row!.any;
+  }
+
+  async deleteOptOuts(manager: EntityManager, segmentId: number): Promise<void> {
+    await queryRows(manager, DELETE_OPT_OUTS, [segmentId]);
+  }
+
+  private recordAdds(manager: EntityManager, rows: readonly MembershipKey[], slugOf: ReadonlyMap<number, string>, reason: HistoryReason) {
+    this.history.record(
+      manager,
+      rows.map((row) => ({ userId: row.userId, segmentId: row.segmentId, slug: slugOf.get(row.segmentId)!, operation: 'add', reason })),
+    );
+  }
+}
+
+const keyOf = (key: MembershipKey) => `${key.userId}:${key.segmentId}`;

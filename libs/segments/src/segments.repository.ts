@@ -1,0 +1,199 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { queryRows } from '#libs/database';
+import { DataSource, type EntityManager } from 'typeorm';
+import { thresholdOf } from './bucket.js';
+import type { AutoSegment, NewSegment, RolloutProgress, RolloutRow, Segment, SegmentChange, SegmentRef } from './segment.types.js';
+
+/** The one definition of "the segment is active" (not deleted), for statements that join segments. */
+export const activeSegment = (alias: string) => `${alias}.deleted_at IS NULL`;
+
+const SEGMENT_COLUMNS = `
+  id, slug, description, auto_percent::float8 AS "autoPercent",
+  rollout_state AS "rolloutState", rollout_version AS "rolloutVersion", rollout_processed AS "rolloutProcessed",
+  rollout_total AS "rolloutTotal", rollout_error AS "rolloutError", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const INSERT = `
+  INSERT INTO segments (slug, description, auto_percent, rollout_state, rollout_version)
+  VALUES ($1, $2, $3, CASE WHEN $3::numeric IS NULL THEN NULL ELSE 'pending' END, CASE WHEN $3::numeric IS NULL THEN 0 ELSE 1 END)
+  ON CONFLICT (slug) WHERE ${activeSegment('segments')} DO NOTHING
+  RETURNING ${SEGMENT_COLUMNS}`;
+
+const LIST = `
+  SELECT ${SEGMENT_COLUMNS} FROM segments
+  WHERE ${activeSegment('segments')} AND ($1::varchar IS NULL OR slug > $1)
+  ORDER BY slug LIMIT $2`;
+
+const FIND_ACTIVE = `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE slug = $1 AND ${activeSegment('segments')}`;
+
+const LOCK_ACTIVE = `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE slug = $1 AND ${activeSegment('segments')} FOR UPDATE`;
+
+/** A new auto_percent restarts the rollout from the first user, under a new version. */
+const UPDATE = `
+  UPDATE segments SET
+    description = CASE WHEN $2 THEN $3 ELSE description END,
+    auto_percent = CASE WHEN $4 THEN $5 ELSE auto_percent END,
+    rollout_state = CASE WHEN $4 THEN 'pending' ELSE rollout_state END,
+    rollout_version = rollout_version + CASE WHEN $4 THEN 1 ELSE 0 END,
+    rollout_cursor = CASE WHEN $4 THEN 0 ELSE rollout_cursor END,
+    rollout_processed = CASE WHEN $4 THEN 0 ELSE rollout_processed END,
+    rollout_total = CASE WHEN $4 THEN NULL ELSE rollout_total END,
+    rollout_error = CASE WHEN $4 THEN NULL ELSE rollout_error END,
+    updated_at = now()
+  WHERE id = $1
+  RETURNING ${SEGMENT_COLUMNS}`;
+
+/** Deletion time comes from the database clock, like every instant that orders history. */
+const SOFT_DELETE = `UPDATE segments SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING ${SEGMENT_COLUMNS}`;
+
+/** FOR KEY SHARE: a concurrent delete (FOR UPDATE) waits for the membership change to commit. */
+const RESOLVE_ACTIVE = `
+  SELECT id, slug FROM segments WHERE slug = ANY($1::varchar[]) AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
+
+const LOCK_AUTO = `
+  SELECT id, slug, auto_percent::float8 AS "autoPercent" FROM segments
+  WHERE auto_percent > 0 AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
+
+/** FOR NO KEY UPDATE: chunks of one rollout queue up; membership changes (FOR KEY SHARE) do not wait. */
+const LOCK_ROLLOUT = `
+  SELECT id, slug, auto_percent::float8 AS "autoPercent", rollout_state AS state, rollout_version AS version,
+         rollout_cursor AS cursor, rollout_processed AS processed, rollout_total AS total
+  FROM segments WHERE id = $1 AND ${activeSegment('segments')} FOR NO KEY UPDATE`;
+
+/** `processed` never reads above `total`: users registered during the rollout raise the total they are counted in. */
+const ADVANCE_ROLLOUT = `
+  UPDATE segments SET rollout_state = $2::varchar, rollout_cursor = $3, rollout_processed = $4::bigint,
+    rollout_total = CASE WHEN $2::varchar = 'done' THEN $4::bigint ELSE greatest(coalesce($5::bigint, rollout_total), $4::bigint) END
+  WHERE id = $1`;
+
+const FAIL_ROLLOUT = `
+  UPDATE segments SET rollout_state = 'failed', rollout_error = $3
+  WHERE id = $1 AND rollout_version = $2 AND rollout_state IN ('pending', 'running')`;
+
+/** A deleted segment whose memberships are not all removed yet, locked so that purge batches of it take turns. */
+const LOCK_PURGE = `
+  SELECT id, slug FROM segments WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL FOR NO KEY UPDATE`;
+
+const FINISH_PURGE = 'UPDATE segments SET purged_at = now() WHERE id = $1';
+
+const UNFINISHED_ROLLOUTS = `
+  SELECT id AS "segmentId", rollout_version AS version FROM segments
+  WHERE rollout_state IN ('pending', 'running') AND ${activeSegment('segments')} ORDER BY id`;
+
+const UNFINISHED_PURGES = 'SELECT id FROM segments WHERE deleted_at IS NOT NULL AND purged_at IS NULL ORDER BY id';
+
+const STATE_COUNTS = `
+  SELECT count(*) FILTER (WHERE ${activeSegment('segments')}) AS active,
+         count(*) FILTER (WHERE deleted_at IS NOT NULL AND purged_at IS NULL) AS purging
+  FROM segments`;
+
+const ROLLOUT_RATIOS = `
+  SELECT slug, CASE WHEN coalesce(rollout_total, 0) = 0 THEN 0 ELSE least(1, rollout_processed::float8 / rollout_total) END AS ratio
+  FROM segments WHERE rollout_state IN ('pending', 'running') AND ${activeSegment('segments')}`;
+
+/**
+ * Every statement on the `segments` table. Methods that take a manager run in the caller's
+ * transaction; the others run on the pool.
+ */
+@Injectable()
+export class SegmentsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The new segment, or null when an active segment has the slug already. */
+  async insert(segment: NewSegment): Promise<Segment | null> {
+    const [row] = await queryRows<Segment>(this.dataSource.manager, INSERT, [
+      segment.slug,
+      segment.description ?? null,
+      segment.autoPercent ?? null,
+    ]);
+    return row ?? null;
+  }
+
+  /** Active segments ordered by slug after `after`, at most `limit`. */
+  list(limit: number, after?: string): Promise<Segment[]> {
+    return queryRows<Segment>(this.dataSource.manager, LIST, [after ?? null, limit]);
+  }
+
+  async findActive(slug: string): Promise<Segment | null> {
+    const [row] = await queryRows<Segment>(this.dataSource.manager, FIND_ACTIVE, [slug]);
+    return row ?? null;
+  }
+
+  /** The active segment, locked against concurrent changes, deletes and membership changes. */
+  async lockActive(manager: EntityManager, slug: string): Promise<Segment | null> {
+    const [row] = await queryRows<Segment>(manager, LOCK_ACTIVE, [slug]);
+    return row ?? null;
+  }
+
+  async update(manager: EntityManager, id: number, change: SegmentChange): Promise<Segment> {
+    const [row] = await queryRows<Segment>(manager, UPDATE, [
+      id,
+      change.description !== undefined,
+      change.description ?? null,
+      change.autoPercent !== undefined,
+      change.autoPercent ?? null,
+    ]);
+    return row!;
+  }
+
+  async softDelete(manager: EntityManager, id: number): Promise<Segment> {
+    const [row] = await queryRows<Segment>(manager, SOFT_DELETE, [id]);
+    return row!;
+  }
+
+  /** Active segments among `slugs`, locked FOR KEY SHARE for the rest of the transaction; unknown slugs are absent. */
+  async resolveActive(manager: EntityManager, slugs: readonly string[]): Promise<Map<string, SegmentRef>> {
+    if (slugs.length === 0) return new Map();
+    const rows = await queryRows<SegmentRef>(manager, RESOLVE_ACTIVE, [slugs]);
+    return new Map(rows.map((row) => [row.slug, row]));
+  }
+
+  /** Active segments with a positive auto_percent, locked like resolveActive. */
+  async lockAutoSegments(manager: EntityManager): Promise<AutoSegment[]> {
+    const rows = await queryRows<SegmentRef & { autoPercent: number }>(manager, LOCK_AUTO);
+    return rows.map((row) => ({ id: row.id, slug: row.slug, threshold: thresholdOf(row.autoPercent) }));
+  }
+
+  /** The rollout of an active segment, locked for one chunk; null once the segment is deleted. */
+  async lockRollout(manager: EntityManager, segmentId: number): Promise<RolloutRow | null> {
+    const [row] = await queryRows<Omit<RolloutRow, 'threshold'> & { autoPercent: number | null }>(manager, LOCK_ROLLOUT, [segmentId]);
+    if (!row) return null;
+    const { autoPercent, ...rollout } = row;
+    return { ...rollout, threshold: thresholdOf(autoPercent) };
+  }
+
+  async advanceRollout(manager: EntityManager, segmentId: number, progress: RolloutProgress): Promise<void> {
+    await queryRows(manager, ADVANCE_ROLLOUT, [segmentId, progress.state, progress.cursor, progress.processed, progress.total ?? null]);
+  }
+
+  async failRollout(segmentId: number, version: number, error: string): Promise<void> {
+    await queryRows(this.dataSource.manager, FAIL_ROLLOUT, [segmentId, version, error.slice(0, 1000)]);
+  }
+
+  /** The deleted, not yet purged segment, locked for one purge batch; null when there is nothing to purge. */
+  async lockPurge(manager: EntityManager, segmentId: number): Promise<SegmentRef | null> {
+    const [row] = await queryRows<SegmentRef>(manager, LOCK_PURGE, [segmentId]);
+    return row ?? null;
+  }
+
+  async finishPurge(manager: EntityManager, segmentId: number): Promise<void> {
+    await queryRows(manager, FINISH_PURGE, [segmentId]);
+  }
+
+  /** Background work PostgreSQL says is unfinished: what the reconciler (re)enqueues. */
+  async unfinishedWork(): Promise<{ rollouts: { segmentId: number; version: number }[]; purges: number[] }> {
+    const rollouts = await queryRows<{ segmentId: number; version: number }>(this.dataSource.manager, UNFINISHED_ROLLOUTS);
+    const purges = await queryRows<{ id: number }>(this.dataSource.manager, UNFINISHED_PURGES);
+    return { rollouts, purges: purges.map((row) => row.id) };
+  }
+
+  async stateCounts(): Promise<{ active: number; purging: number }> {
+    const [row] = await queryRows<{ active: number; purging: number }>(this.dataSource.manager, STATE_COUNTS);
+    return row!;
+  }
+
+  /** Share of users processed by each unfinished rollout, by slug. */
+  rolloutRatios(): Promise<{ slug: string; ratio: number }[]> {
+    return queryRows(this.dataSource.manager, ROLLOUT_RATIOS);
+  }
+}
