@@ -13,14 +13,31 @@ const alias = Object.entries(imports).map(([pattern, targets]) => ({
   replacement: fileURLToPath(new URL(targets.source.replace('*', '$1'), import.meta.url)),
 }));
 
+/**
+ * Two tiers: `unit` (specs beside the code, pure rules, no PostgreSQL, Redis or Docker;
+ * `npm run test:unit`) and `integration` (test/: services on a migrated database, the HTTP
+ * contract, jobs, the browser). `npm test` runs both.
+ */
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['libs/*/src/**/*.spec.ts', 'apps/*/src/**/*.spec.ts'], testTimeout: 5_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
   },
 });

@@ -12,7 +12,7 @@ export interface DatasetSize {
   historyThisMonth: number;
 }
 
-/** SPEC §8: 1 000 000 users, 20 segments, ~3 000 000 memberships, ~5 000 000 history rows. */
+/** The performance targets' data set: 1 000 000 users, 20 segments, ~3 000 000 memberships, ~5 000 000 history rows. */
 export const FULL: DatasetSize = { users: 1_000_000, segments: 20, historyLastMonth: 1_000_000, historyThisMonth: 4_000_000 };
 export const QUICK: DatasetSize = { users: 50_000, segments: 20, historyLastMonth: 100_000, historyThisMonth: 150_000 };
 

@@ -9,7 +9,7 @@ import { bulkRegistration, deletion, expiry, rollout } from './scenarios/jobs.js
 import { printTable, type Row } from './table.js';
 
 /**
- * `npm run bench [-- <name>…] [--quick]`: SPEC §8 benchmarks, each figure beside a baseline
+ * `npm run bench [-- <name>…] [--quick]`: the performance targets (README, How it scales), each figure beside a baseline
  * measured in the same run. Names: get, compat, patch, history (csv), rollout, delete,
  * expiry, bulk; groups: hot, jobs. --quick uses a small data set and short loads (CI runs it
  * to keep the harness working; its figures are not the targets' conditions).

@@ -1,11 +1,12 @@
 import { getQueueToken } from '@nestjs/bull';
-import { MembershipRolloutService } from '#libs/memberships';
+import { MembershipExpiryService, MembershipRolloutService } from '#libs/memberships';
 import { QUEUE_NAME } from '#libs/queue';
 import { segmentBucket } from '#libs/segments';
 import type { Queue } from 'bull';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, eventually, type TestApp } from './support/app.js';
+import { factories } from './support/factories.js';
 
 const WORKER = {
   RUN_WORKER_IN_API: true,
@@ -99,7 +100,9 @@ describe('background jobs', () => {
         .patch('/users/3/segments')
         .send({ add: ['TTL'] })
         .expect(200);
-      await new Promise((resolve) => setTimeout(resolve, 1800));
+      // Two seconds pass (the renewed expiry is still an hour ahead), and a sweep runs.
+      for (const userId of [2, 3]) await factories(t.db).elapse(userId, 2);
+      await t.app.get(MembershipExpiryService).sweep();
       expect(
         await count(`SELECT count(*) AS n FROM memberships WHERE user_id IN (2, 3) AND segment_id = $1`, [await segmentId('TTL')]),
       ).toBe(2);
@@ -266,7 +269,7 @@ describe('background jobs', () => {
         .patch('/users/1/segments')
         .send({ add: [{ slug: 'DOOMED', ttl_seconds: 1 }] })
         .expect(200);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await factories(t.db).elapse(1, 2);
 
       await t.http().delete('/segments/DOOMED').expect(204);
       await t.http().post('/segments').send({ slug: 'DOOMED' }).expect(201);

@@ -1,23 +1,15 @@
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 /** Swagger UI in a real (headless) browser: the page renders and "Try it out" works. */
 describe('Swagger UI', () => {
   let t: TestApp;
-  let browser: Browser;
+  let browser: TestBrowser;
   let base: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) or set CHROMIUM_PATH`,
-      );
-    }
     t = await createTestApp();
     await t.http().post('/segments').send({ slug: 'AVITO_VOICE_MESSAGES' }).expect(201);
     await t
@@ -25,27 +17,18 @@ describe('Swagger UI', () => {
       .patch('/users/1000/segments')
       .send({ add: ['AVITO_VOICE_MESSAGES'] })
       .expect(200);
-    await t.app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-  }, 60_000);
+    await t.app.listen(0, '0.0.0.0');
+    const port = (t.app.getHttpServer().address() as AddressInfo).port;
+    browser = await launchBrowser([port]);
+    base = browser.urlOf(port);
+  }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await t?.close();
   });
 
   it('renders every operation and runs "Try it out" on GET /users/{user_id}/segments', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${base}/swagger`);
     await page.locator('.opblock').first().waitFor();
     const rendered = await page.locator('.opblock').count();

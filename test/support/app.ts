@@ -9,7 +9,7 @@ import { ApiModule } from '../../apps/api/src/api.module.js';
 import { SingleProcessModule } from '../../apps/api/src/single-process.module.js';
 import { configureApp } from '../../apps/api/src/app.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
-import { randomSuffix, serverUrl } from './database.js';
+import { createSuiteDatabase } from './database.js';
 
 export interface TestApp {
   /** The application under test; a suite may replace it (e.g. to restart it), `http` and `close` follow. */
@@ -34,17 +34,12 @@ type Customize = (builder: TestingModuleBuilder) => TestingModuleBuilder;
  * of the migrated template) and a Redis prefix of its own; `close()` drops both.
  */
 export async function createTestApp(overrides: Partial<AppConfig> = {}, customize: Customize = (builder) => builder): Promise<TestApp> {
-  const database = `seg_test_${randomSuffix()}`;
-  const server = inject('databaseServerUrl');
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database} TEMPLATE ${inject('templateDatabase')}`);
-
+  const database = await createSuiteDatabase();
   const config = Object.assign(new AppConfig(), {
     NODE_ENV: 'test',
-    DATABASE_URL: serverUrl(server, database),
+    DATABASE_URL: database.url,
     REDIS_URL: inject('redisUrl'),
-    REDIS_PREFIX: `test:${database}`,
+    REDIS_PREFIX: `test:${database.name}`,
     RUN_MIGRATIONS: false,
     ...overrides,
   } satisfies Partial<AppConfig>);
@@ -61,8 +56,7 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}, customiz
       await testApp.app.close();
       await db.end();
       await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
-      await dropDatabase(admin, database);
-      await admin.end();
+      await database.drop();
     },
   };
   return testApp;
@@ -98,22 +92,8 @@ export async function eventually<T>(
   }
 }
 
-/** Drops a suite database once its last connection has gone (closing pools finish asynchronously). */
-export async function dropDatabase(admin: pg.Client, database: string): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== '55006') throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-}
-
 /** Removes every key of a suite's Redis prefix. */
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
   try {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
 
 export function randomSuffix(): string {
   return randomBytes(5).toString('hex');
@@ -9,4 +11,51 @@ export function serverUrl(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+export interface SuiteDatabase {
+  name: string;
+  url: string;
+  /** Drops the database once its last connection has gone. */
+  drop: () => Promise<void>;
+}
+
+/** A database of the suite's own: a copy of the migrated template that the global setup built. */
+export async function createSuiteDatabase(): Promise<SuiteDatabase> {
+  const name = `seg_test_${randomSuffix()}`;
+  const server = inject('databaseServerUrl');
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url: serverUrl(server, name),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: server });
+      await client.connect();
+      try {
+        await dropDatabase(client, name);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Drops a suite database once its last connection has gone (closing pools finish asynchronously). */
+export async function dropDatabase(admin: pg.Client, database: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '55006') throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }

@@ -17,7 +17,10 @@ const DRIVER_MESSAGES = [
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
     const { code, message } = current as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || NETWORK_ERRORS.has(code) || code.startsWith(CONNECTION_EXCEPTION_CLASS)))
+    if (
+      typeof code === 'string' &&
+      (UNAVAILABLE_SQLSTATES.has(code) || NETWORK_ERRORS.has(code) || code.startsWith(CONNECTION_EXCEPTION_CLASS))
+    )
       return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.some((text) => message.includes(text))) return true;
     // TypeORM's QueryFailedError keeps the driver's error; AggregateError (connect to several addresses) keeps its causes.

@@ -43,7 +43,12 @@ export class MembershipRolloutService {
       const total = rollout.state === 'pending' ? await this.users.count(manager) : undefined;
       const chunk = await this.users.lockChunk(manager, rollout.cursor, this.config.JOB_BATCH_SIZE);
       if (chunk.last === null) {
-        await this.segments.advanceRollout(manager, segmentId, { state: 'done', cursor: rollout.cursor, processed: rollout.processed, total });
+        await this.segments.advanceRollout(manager, segmentId, {
+          state: 'done',
+          cursor: rollout.cursor,
+          processed: rollout.processed,
+          total,
+        });
         return 'done';
       }
       await this.memberships.applyRollout(manager, rollout, rollout.cursor, chunk.last);

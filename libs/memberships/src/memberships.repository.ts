@@ -201,7 +201,12 @@ export class MembershipsRepository {
   }
 
   /** Makes the users in (after, last] match the rollout's rule; returns how many memberships came and went. */
-  async applyRollout(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<{ added: number; removed: number }> {
+  async applyRollout(
+    manager: EntityManager,
+    rollout: RolloutRow,
+    after: number,
+    last: number,
+  ): Promise<{ added: number; removed: number }> {
     const params = [rollout.id, after, last, rollout.threshold];
     const added = await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, params);
     const removed = await queryRows<{ userId: number }>(manager, ROLLOUT_REMOVE, params);

@@ -116,8 +116,15 @@ export class MembershipsService {
    * nothing (its user is not registered either); the others are applied.
    */
   private async write(manager: EntityManager, writes: UserWrite[]): Promise<UserWriteOutcome[]> {
-    const existing = new Set(await this.users.lock(manager, writes.map((write) => write.userId)));
-    const slugs = [...new Set(writes.flatMap((write) => (write.change ? [...write.change.add.map((add) => add.slug), ...write.change.remove] : [])))];
+    const existing = new Set(
+      await this.users.lock(
+        manager,
+        writes.map((write) => write.userId),
+      ),
+    );
+    const slugs = [
+      ...new Set(writes.flatMap((write) => (write.change ? [...write.change.add.map((add) => add.slug), ...write.change.remove] : []))),
+    ];
     const segments = await this.segments.resolveActive(manager, slugs);
     const errors = writes.map((write) => {
       const unknown = write.change ? unknownSlugs(write.change, segments) : [];
@@ -134,19 +141,26 @@ export class MembershipsService {
     const slugOf = new Map([...segments.values()].map((segment) => [segment.id, segment.slug]));
     const idOf = (slug: string) => segments.get(slug)!.id;
     const changes = accepted.filter((write) => write.change);
-    const removals: MembershipKey[] = changes.flatMap(({ userId, change }) => change!.remove.map((slug) => ({ userId, segmentId: idOf(slug) })));
+    const removals: MembershipKey[] = changes.flatMap(({ userId, change }) =>
+      change!.remove.map((slug) => ({ userId, segmentId: idOf(slug) })),
+    );
     const touched: MembershipKey[] = changes.flatMap(({ userId, change }) =>
       [...change!.add.map((add) => add.slug), ...change!.remove].map((slug) => ({ userId, segmentId: idOf(slug) })),
     );
     const adds: ManualAdd[] = changes.flatMap(({ userId, change }) =>
       change!.add.map((add) => ({ userId, segmentId: idOf(add.slug), ...expiryOf(add, change!.ttlSeconds) })),
     );
-    const removedRows =
-      touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual') : [];
+    const removedRows = touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual') : [];
     const added = adds.length > 0 ? await this.memberships.upsertManual(manager, adds, slugOf) : [];
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));
-    const current = changes.length > 0 ? await this.memberships.usersSegments(manager, changes.map((write) => write.userId)) : new Map();
+    const current =
+      changes.length > 0
+        ? await this.memberships.usersSegments(
+            manager,
+            changes.map((write) => write.userId),
+          )
+        : new Map();
 
     const slugsOf = (keys: MembershipKey[], userId: number) =>
       sortSlugs(keys.filter((key) => key.userId === userId).map((key) => slugOf.get(key.segmentId)!));

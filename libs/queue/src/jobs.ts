@@ -5,11 +5,11 @@ import type { JobOptions } from 'bull';
 export const QUEUE_NAME = 'segmentation';
 
 export const JobName = {
-  /** Assign or unassign one segment's percent rollout, in chunks (SPEC §5). */
+  /** Assign or unassign one segment's percent rollout, in chunks. */
   Rollout: 'segment.rollout',
   /** Remove a deleted segment's memberships, in chunks. */
   Purge: 'segment.purge',
-  /** Remove expired memberships (SPEC §4); repeatable. */
+  /** Remove expired memberships ; repeatable. */
   ExpireMemberships: 'memberships.expire',
   /** Create history partitions ahead and apply the retention; repeatable. */
   MaintainHistory: 'history.maintain',

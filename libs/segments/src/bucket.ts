@@ -22,4 +22,3 @@ export function segmentBucket(segmentId: number, userId: number): number {
 export function thresholdOf(autoPercent: number | null): number {
   return Math.round((autoPercent ?? 0) * (BUCKETS / 100));
 }
-

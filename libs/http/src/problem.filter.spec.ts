@@ -1,0 +1,96 @@
+import { BadRequestException } from '@nestjs/common';
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  FutureMonthError,
+  InvalidCursorError,
+  NotFoundError,
+  RepeatedSlugsError,
+  UnknownSegmentsError,
+} from '#libs/common';
+import type { ValidationError } from 'class-validator';
+import { describe, expect, it } from 'vitest';
+import { toProblem } from './problem.filter.js';
+import { flattenValidationErrors } from './validation.js';
+
+describe('problem mapping', () => {
+  it('names unknown slugs by their request field, per API shape', () => {
+    const error = new UnknownSegmentsError([
+      { list: 'add', index: 1, slug: 'X' },
+      { list: 'remove', index: 0, slug: 'Y' },
+    ]);
+    expect(toProblem(error)).toMatchObject({
+      type: 'unknown-segments',
+      status: 422,
+      errors: [
+        { field: 'add[1]', message: 'segment "X" does not exist' },
+        { field: 'remove[0]', message: 'segment "Y" does not exist' },
+      ],
+    });
+    expect(toProblem(error, { add: 'add_segments', remove: 'delete_segments' }).errors?.map((item) => item.field)).toEqual([
+      'add_segments[1]',
+      'delete_segments[0]',
+    ]);
+  });
+
+  it('maps each domain error to its status and type', () => {
+    const repeated = new RepeatedSlugsError([{ slug: 'A', list: 'remove', index: 0, first: { list: 'add', index: 2 } }]);
+    expect(toProblem(repeated)).toMatchObject({
+      status: 400,
+      type: 'validation-error',
+      errors: [{ field: 'remove[0]', message: 'segment "A" is already listed at add[2]' }],
+    });
+    expect(toProblem(new NotFoundError('Segment "A"'))).toMatchObject({
+      status: 404,
+      type: 'not-found',
+      detail: 'Segment "A" does not exist',
+    });
+    expect(toProblem(new ConflictError('taken'))).toMatchObject({ status: 409, type: 'conflict', detail: 'taken' });
+    expect(toProblem(new InvalidCursorError())).toMatchObject({ status: 400, errors: [{ field: 'cursor' }] });
+    expect(toProblem(new FutureMonthError(2099, 1))).toMatchObject({
+      status: 400,
+      errors: [{ field: 'month', message: '2099-01 is in the future' }],
+    });
+  });
+
+  it('answers 503 with Retry-After when a dependency is down, including raw driver errors', () => {
+    expect(toProblem(new DependencyUnavailableError('redis'))).toMatchObject({
+      status: 503,
+      type: 'redis-unavailable',
+      headers: { 'retry-after': '5' },
+    });
+    expect(toProblem(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toMatchObject({
+      status: 503,
+      type: 'database-unavailable',
+    });
+  });
+
+  it('keeps client errors of the framework and hides unexpected ones', () => {
+    expect(toProblem(new BadRequestException('nope'))).toMatchObject({ status: 400, type: 'about:blank', detail: 'nope' });
+    expect(toProblem(Object.assign(new Error('Body is too large'), { statusCode: 413 }))).toMatchObject({ status: 413 });
+    const hidden = toProblem(new Error('password "hunter2" rejected'));
+    expect(hidden).toMatchObject({ status: 500, type: 'about:blank' });
+    expect(JSON.stringify(hidden)).not.toContain('hunter2');
+  });
+});
+
+describe('validation errors', () => {
+  it('names every bad field by its path in the request', () => {
+    const errors: ValidationError[] = [
+      { property: 'extra', constraints: { whitelistValidation: 'property extra should not exist' }, children: [] },
+      {
+        property: 'add',
+        children: [
+          {
+            property: '1',
+            children: [{ property: 'ttl_seconds', constraints: { min: 'ttl_seconds must not be less than 1' }, children: [] }],
+          },
+        ],
+      },
+    ];
+    expect(flattenValidationErrors(errors)).toEqual([
+      { field: 'extra', message: 'property extra should not exist' },
+      { field: 'add[1].ttl_seconds', message: 'must not be less than 1' },
+    ]);
+  });
+});

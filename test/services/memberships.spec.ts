@@ -1,0 +1,88 @@
+import { RepeatedSlugsError, UnknownSegmentsError } from '#libs/common';
+import { MembershipExpiryService, MembershipsModule, MembershipsService, SegmentPurgeService } from '#libs/memberships';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServiceSuite, type ServiceSuite } from '../support/services.js';
+
+/** The membership write path and its sibling bulk paths, without HTTP. */
+describe('memberships (service level)', () => {
+  let s: ServiceSuite;
+  let memberships: MembershipsService;
+  let voice: number;
+
+  beforeAll(async () => {
+    s = await createServiceSuite([MembershipsModule], { JOB_BATCH_SIZE: 3 });
+    memberships = s.get(MembershipsService);
+    voice = await s.make.segment('VOICE');
+    await s.make.segment('DISCOUNT');
+  });
+  afterAll(async () => s?.close());
+
+  it('applies a change and answers with what really changed', async () => {
+    const first = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', ttlSeconds: 60 }], remove: [] });
+    expect(first).toMatchObject({ userId: 1, added: ['DISCOUNT', 'VOICE'], removed: [] });
+    const second = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }], remove: ['DISCOUNT'] });
+    expect(second).toMatchObject({ added: [], removed: ['DISCOUNT'], segments: [{ slug: 'VOICE', expiresAt: null, source: 'manual' }] });
+    expect((await s.make.history(1)).map((row) => `${row.operation} ${row.segment_slug}`)).toEqual([
+      'add VOICE',
+      'add DISCOUNT',
+      'remove DISCOUNT',
+    ]);
+  });
+
+  it('applies the default ttl to adds without their own expiry', async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    const result = await memberships.changeUserSegments(2, {
+      add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', expiresAt: at }],
+      remove: [],
+      ttlSeconds: 600,
+    });
+    const bySlug = Object.fromEntries(result.segments.map((segment) => [segment.slug, segment.expiresAt?.getTime()]));
+    expect(bySlug.DISCOUNT).toBe(at.getTime());
+    expect(Math.abs(bySlug.VOICE! - Date.now() - 600_000)).toBeLessThan(5_000);
+  });
+
+  it('raises domain errors naming the bad items, and neither changes nor registers anything', async () => {
+    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }, { slug: 'NOPE' }], remove: ['GONE'] })).rejects.toEqual(
+      new UnknownSegmentsError([
+        { list: 'add', index: 1, slug: 'NOPE' },
+        { list: 'remove', index: 0, slug: 'GONE' },
+      ]),
+    );
+    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }], remove: ['VOICE'] })).rejects.toBeInstanceOf(
+      RepeatedSlugsError,
+    );
+    expect(await s.make.count('SELECT count(*) FROM users WHERE id = 3')).toBe(0);
+  });
+
+  it('logs an expired membership that no sweep removed as its ttl removal, at its instant, before a re-add', async () => {
+    const expiredAt = new Date(Date.now() - 1000);
+    await s.make.membership(4, voice, { expiresAt: expiredAt });
+    const result = await memberships.changeUserSegments(4, { add: [{ slug: 'VOICE' }], remove: [] });
+    expect(result.added).toEqual(['VOICE']);
+    const history = await s.make.history(4);
+    expect(history.map((row) => `${row.operation} ${row.reason}`)).toEqual(['remove ttl', 'add manual']);
+    expect(history[0]!.occurred_at).toEqual(expiredAt);
+  });
+
+  it('sweeps expired memberships in batches, with history at the expiry instant', async () => {
+    const segment = await s.make.segment('SWEPT');
+    const at = new Date(Date.now() - 5000);
+    for (const userId of [10, 11, 12, 13, 14]) await s.make.membership(userId, segment, { expiresAt: at });
+    await s.make.membership(15, segment, { expiresAt: new Date(Date.now() + 60_000) });
+    expect(await s.get(MembershipExpiryService).sweep()).toBe(5);
+    expect(await s.make.members(segment)).toEqual([15]);
+    expect((await s.make.history(12)).map((row) => [row.reason, row.occurred_at.getTime()])).toEqual([['ttl', at.getTime()]]);
+  });
+
+  it('finishes a purge only when no member is left, also when batches of it run concurrently', async () => {
+    const segment = await s.make.segment('PURGED', { deleted: true });
+    for (let userId = 20; userId < 30; userId++) await s.make.membership(userId, segment);
+    const purge = s.get(SegmentPurgeService);
+    expect(await Promise.all([purge.run(segment), purge.run(segment), purge.run(segment)])).toEqual([true, true, true]);
+    expect(await s.make.members(segment)).toEqual([]);
+    expect(await s.make.count('SELECT count(*) FROM segments WHERE id = $1 AND purged_at IS NOT NULL', [segment])).toBe(1);
+    expect(
+      await s.make.count(`SELECT count(*) FROM membership_history WHERE segment_id = $1 AND reason = 'segment_deleted'`, [segment]),
+    ).toBe(10);
+  });
+});

@@ -1,0 +1,74 @@
+import type pg from 'pg';
+
+export interface HistoryRow {
+  user_id: number;
+  segment_slug: string;
+  operation: 'add' | 'remove';
+  reason: string;
+  occurred_at: Date;
+}
+
+/**
+ * Small data factories for arranging a test's state directly in its database, and readers
+ * for asserting on it, so that a test says what it needs rather than how to get there.
+ */
+export function factories(db: pg.Pool) {
+  const rows = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows as T[];
+  return {
+    /** A segment (auto_percent gives it a finished rollout state); returns its id. */
+    async segment(slug: string, options: { autoPercent?: number; deleted?: boolean } = {}): Promise<number> {
+      const [row] = await rows<{ id: number }>(
+        `INSERT INTO segments (slug, auto_percent, rollout_state, rollout_version, deleted_at)
+         VALUES ($1, $2, CASE WHEN $2::numeric IS NULL THEN NULL ELSE 'done' END, CASE WHEN $2::numeric IS NULL THEN 0 ELSE 1 END,
+                 CASE WHEN $3 THEN now() END)
+         RETURNING id`,
+        [slug, options.autoPercent ?? null, options.deleted ?? false],
+      );
+      return row!.id;
+    },
+    /** Registers users 1 … count (or the given ids). */
+    async users(ids: number[] | number): Promise<void> {
+      const list = typeof ids === 'number' ? Array.from({ length: ids }, (_, index) => index + 1) : ids;
+      await db.query('INSERT INTO users (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING', [list]);
+    },
+    /** A membership (registering the user); `expiresAt` may be in the past, as if no sweep had run yet. */
+    async membership(userId: number, segmentId: number, options: { source?: 'manual' | 'auto'; expiresAt?: Date } = {}): Promise<void> {
+      await db.query('INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING', [userId]);
+      await db.query('INSERT INTO memberships (user_id, segment_id, source, expires_at) VALUES ($1, $2, $3, $4)', [
+        userId,
+        segmentId,
+        options.source ?? 'manual',
+        options.expiresAt ?? null,
+      ]);
+    },
+    /**
+     * Lets `seconds` pass for a user without waiting: its expiries and its history move that
+     * much into the past, as if everything had happened earlier.
+     */
+    async elapse(userId: number, seconds: number): Promise<void> {
+      await db.query(`UPDATE memberships SET expires_at = expires_at - $2 * interval '1 second' WHERE user_id = $1`, [userId, seconds]);
+      await db.query(`UPDATE membership_history SET occurred_at = occurred_at - $2 * interval '1 second' WHERE user_id = $1`, [
+        userId,
+        seconds,
+      ]);
+    },
+    /** Member user ids of a segment, ascending. */
+    async members(segmentId: number, source?: 'manual' | 'auto'): Promise<number[]> {
+      const found = await rows<{ user_id: string }>(
+        'SELECT user_id FROM memberships WHERE segment_id = $1 AND ($2::text IS NULL OR source = $2) ORDER BY user_id',
+        [segmentId, source ?? null],
+      );
+      return found.map((row) => Number(row.user_id));
+    },
+    /** A user's history in the order it happened. */
+    history(userId: number): Promise<HistoryRow[]> {
+      return rows<HistoryRow>(
+        `SELECT user_id::int, segment_slug, operation, reason, occurred_at FROM membership_history WHERE user_id = $1 ORDER BY occurred_at, id`,
+        [userId],
+      );
+    },
+    count: async (sql: string, params: unknown[] = []) => Number((await rows<{ count: string }>(sql, params))[0]!.count),
+  };
+}
+
+export type Factories = ReturnType<typeof factories>;
