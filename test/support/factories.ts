@@ -15,14 +15,17 @@ export interface HistoryRow {
 export function factories(db: pg.Pool) {
   const rows = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows as T[];
   return {
-    /** A segment (auto_percent gives it a finished rollout state); returns its id. */
-    async segment(slug: string, options: { autoPercent?: number; deleted?: boolean } = {}): Promise<number> {
+    /**
+     * A segment; returns its id. With auto_percent its rollout (version 1) is `done`, or
+     * `pending` to let a test run it.
+     */
+    async segment(slug: string, options: { autoPercent?: number; rollout?: 'pending' | 'done'; deleted?: boolean } = {}): Promise<number> {
       const [row] = await rows<{ id: number }>(
         `INSERT INTO segments (slug, auto_percent, rollout_state, rollout_version, deleted_at)
-         VALUES ($1, $2, CASE WHEN $2::numeric IS NULL THEN NULL ELSE 'done' END, CASE WHEN $2::numeric IS NULL THEN 0 ELSE 1 END,
-                 CASE WHEN $3 THEN now() END)
+         VALUES ($1, $2, CASE WHEN $2::numeric IS NOT NULL THEN $3 END, CASE WHEN $2::numeric IS NULL THEN 0 ELSE 1 END,
+                 CASE WHEN $4 THEN now() END)
          RETURNING id`,
-        [slug, options.autoPercent ?? null, options.deleted ?? false],
+        [slug, options.autoPercent ?? null, options.rollout ?? 'done', options.deleted ?? false],
       );
       return row!.id;
     },

@@ -2,6 +2,9 @@ import type { AppConfig } from '#libs/config';
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from './migrations/index.js';
 
+/** How long opening a connection may take before the request fails as "database unavailable". */
+export const DATABASE_CONNECT_TIMEOUT_MS = 2000;
+
 /** Connection settings shared by the Nest module, the migration CLI and the tests. */
 export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): DataSourceOptions {
   return {
@@ -10,6 +13,8 @@ export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL' | 'DATA
     // User ids are bounded to 2^53 - 1 by a CHECK constraint, so int8 values are exact as numbers.
     parseInt8: true,
     poolSize: config.DATABASE_POOL_SIZE,
+    // A request during a database outage fails fast (503) instead of waiting for a connection forever.
+    connectTimeoutMS: DATABASE_CONNECT_TIMEOUT_MS,
     applicationName: 'segmentation-service',
     migrations,
     migrationsTableName: 'migrations',

@@ -44,6 +44,22 @@ export function defaultJobOptions(config: Pick<AppConfig, 'JOB_ATTEMPTS' | 'JOB_
   };
 }
 
+/**
+ * Recovery from a dead worker: a worker renews the lock of the job it runs every 5 s; a job
+ * whose worker died (kill -9) has its lock expire after 15 s, and every worker checks for such
+ * stalled jobs every 10 s, so another worker resumes it within about 25 s (the job continues
+ * from its last committed chunk). A job may stall this often before Bull fails it.
+ */
+export const QUEUE_SETTINGS = { lockDuration: 15_000, lockRenewTime: 5_000, stalledInterval: 10_000, maxStalledCount: 10 };
+
+/**
+ * Reconnection to Redis: retry every 250 ms, backing off to at most 2 s (ioredis' default
+ * grows to 20 s), so a process notices Redis is back within 2 s.
+ */
+export function redisRetryDelay(attempt: number): number {
+  return Math.min(attempt * 250, 2000);
+}
+
 /** Job ids, prefixed: Bull's own ids are numeric. */
 export const jobId = {
   rollout: (job: RolloutJob) => `rollout:${job.segmentId}:${job.version}`,
