@@ -16,7 +16,7 @@ const alias = Object.entries(imports).map(([pattern, targets]) => ({
 /**
  * Two tiers: `unit` (specs beside the code, pure rules, no PostgreSQL, Redis or Docker;
  * `npm run test:unit`) and `integration` (test/: services on a migrated database, the HTTP
- * contract, jobs, the browser). `npm test` runs both.
+ * contract, jobs, the browser). `npm test` runs both; the fault suite is a third project.
  */
 export default defineConfig({
   resolve: { alias },
@@ -37,6 +37,11 @@ export default defineConfig({
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
+      },
+      {
+        extends: true,
+        // `npm run test:faults`: processes of the built service under injected faults (a few minutes; CI runs it).
+        test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
       },
     ],
   },

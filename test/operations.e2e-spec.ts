@@ -59,6 +59,7 @@ describe('operations', () => {
         const res = await http.get('/health/ready');
         expectProblem(res, 503, '/problems/not-ready');
         expect(res.body.errors).toEqual([{ field: 'redis', message: 'down' }]);
+        expect(res.headers['retry-after']).toBe('5');
         await http.get('/health/live').expect(200);
       } finally {
         await app.close();

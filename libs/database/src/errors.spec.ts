@@ -13,6 +13,10 @@ describe('database unavailability', () => {
     ['a terminated connection', new Error('Connection terminated unexpectedly')],
     ['a pool connect timeout', new Error('timeout exceeded when trying to connect')],
     ['a wrapped driver error', Object.assign(new Error('query failed'), { driverError: withCode('57P01') })],
+    [
+      'a transaction whose connection was lost',
+      Object.assign(new Error('Query runner already released'), { name: 'QueryRunnerAlreadyReleasedError' }),
+    ],
     ['an aggregate of connect errors', new AggregateError([withCode('ECONNREFUSED')], 'connect')],
   ])('recognises %s', (_label, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);

@@ -11,12 +11,19 @@ const DRIVER_MESSAGES = [
 ];
 
 /**
+ * TypeORM releases a transaction's query runner when its connection fails; the commit or the
+ * next statement of that transaction then raises this (the connection, not the statement, failed).
+ */
+const RELEASED_RUNNER = 'QueryRunnerAlreadyReleasedError';
+
+/**
  * True when `error` says the database is unreachable, restarting or out of connections (a
  * request may succeed when retried later), as opposed to a failed statement.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
+    const { code, message, name } = current as { code?: unknown; message?: unknown; name?: unknown };
+    if (name === RELEASED_RUNNER) return true;
     if (
       typeof code === 'string' &&
       (UNAVAILABLE_SQLSTATES.has(code) || NETWORK_ERRORS.has(code) || code.startsWith(CONNECTION_EXCEPTION_CLASS))

@@ -13,12 +13,12 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'The request body is not JSON',
   422: 'The request refers to segments that do not exist; `errors` names each, nothing was changed',
   500: 'Unexpected failure; logged under `request_id`',
-  503: 'A dependency is unavailable; retry later (readiness: `errors` names what is down)',
+  503: 'PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds',
 };
 
-/** Documents the problem+json responses an operation can give (400 and 500 are always possible). */
+/** Documents the problem+json responses an operation can give (400, 500 and 503 are always possible). */
 export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
-  const all = [...new Set([400, ...statuses, 500])].sort();
+  const all = [...new Set([400, ...statuses, 500, 503])].sort();
   return applyDecorators(
     ApiExtraModels(ProblemDto),
     ...all.map((status) =>

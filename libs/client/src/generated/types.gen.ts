@@ -323,6 +323,10 @@ export type ListSegmentsErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type ListSegmentsError = ListSegmentsErrors[keyof ListSegmentsErrors];
@@ -353,6 +357,10 @@ export type CreateSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CreateSegmentError = CreateSegmentErrors[keyof CreateSegmentErrors];
@@ -385,6 +393,10 @@ export type DeleteSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type DeleteSegmentError = DeleteSegmentErrors[keyof DeleteSegmentErrors];
@@ -420,6 +432,10 @@ export type GetSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type GetSegmentError = GetSegmentErrors[keyof GetSegmentErrors];
@@ -452,6 +468,10 @@ export type UpdateSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type UpdateSegmentError = UpdateSegmentErrors[keyof UpdateSegmentErrors];
@@ -493,6 +513,10 @@ export type ListSegmentMembersErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type ListSegmentMembersError = ListSegmentMembersErrors[keyof ListSegmentMembersErrors];
@@ -520,7 +544,7 @@ export type RegisterUserErrors = {
      */
     500: Problem;
     /**
-     * A dependency is unavailable; retry later (readiness: `errors` names what is down)
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
 };
@@ -560,6 +584,10 @@ export type RegisterUsersErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type RegisterUsersError = RegisterUsersErrors[keyof RegisterUsersErrors];
@@ -588,6 +616,10 @@ export type GetUserSegmentsErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type GetUserSegmentsError = GetUserSegmentsErrors[keyof GetUserSegmentsErrors];
@@ -624,6 +656,10 @@ export type ChangeUserSegmentsErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type ChangeUserSegmentsError = ChangeUserSegmentsErrors[keyof ChangeUserSegmentsErrors];
@@ -669,6 +705,10 @@ export type GetUserHistoryErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type GetUserHistoryError = GetUserHistoryErrors[keyof GetUserHistoryErrors];
@@ -702,6 +742,10 @@ export type CreateSegmentHistoryReportErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CreateSegmentHistoryReportError = CreateSegmentHistoryReportErrors[keyof CreateSegmentHistoryReportErrors];
@@ -738,6 +782,10 @@ export type DownloadSegmentHistoryReportErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type DownloadSegmentHistoryReportError = DownloadSegmentHistoryReportErrors[keyof DownloadSegmentHistoryReportErrors];
@@ -768,7 +816,7 @@ export type CompatCreateUserErrors = {
      */
     500: Problem;
     /**
-     * A dependency is unavailable; retry later (readiness: `errors` names what is down)
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
 };
@@ -801,6 +849,10 @@ export type CompatDeleteSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CompatDeleteSegmentError = CompatDeleteSegmentErrors[keyof CompatDeleteSegmentErrors];
@@ -831,6 +883,10 @@ export type CompatCreateSegmentErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CompatCreateSegmentError = CompatCreateSegmentErrors[keyof CompatCreateSegmentErrors];
@@ -865,6 +921,10 @@ export type CompatChangeUserSegmentsErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CompatChangeUserSegmentsError = CompatChangeUserSegmentsErrors[keyof CompatChangeUserSegmentsErrors];
@@ -893,6 +953,10 @@ export type CompatGetUserSegmentsErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CompatGetUserSegmentsError = CompatGetUserSegmentsErrors[keyof CompatGetUserSegmentsErrors];
@@ -924,6 +988,10 @@ export type CompatGetUserHistoryReportErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type CompatGetUserHistoryReportError = CompatGetUserHistoryReportErrors[keyof CompatGetUserHistoryReportErrors];
@@ -950,6 +1018,10 @@ export type GetLivenessErrors = {
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
 };
 
 export type GetLivenessError = GetLivenessErrors[keyof GetLivenessErrors];
@@ -977,7 +1049,7 @@ export type GetReadinessErrors = {
      */
     500: Problem;
     /**
-     * A dependency is unavailable; retry later (readiness: `errors` names what is down)
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
 };
