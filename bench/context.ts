@@ -8,6 +8,8 @@ export interface BenchContext {
   databaseUrl: string;
   env: NodeJS.ProcessEnv;
   api: Service;
+  /** `authorization` header of every request (a token created through the API). */
+  auth: { authorization: string };
   /** Hot-path load duration, seconds. */
   seconds: number;
   connections: number;

@@ -13,6 +13,7 @@ export interface LoadOptions {
   url: string;
   seconds: number;
   connections: number;
+  headers?: Record<string, string>;
   /** Builds the request for the next call: random paths (and bodies) per request. */
   next: () => { path: string; method?: 'GET' | 'PATCH' | 'POST'; body?: string };
 }
@@ -23,7 +24,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.seconds,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...options.headers },
     requests: [
       {
         setupRequest: (request) => {

@@ -9,6 +9,23 @@ export interface Service {
   stop: () => Promise<void>;
 }
 
+/** The admin token the bench's processes accept; the bench uses it only to create the token it measures with. */
+const BOOTSTRAP_TOKEN = 'bench-bootstrap-token-0123456789abcdef';
+
+/**
+ * A named API token with scope `admin`, created through the API: authentication is on for every
+ * measured request, verified the way callers' tokens are (not the bootstrap shortcut).
+ */
+export async function createBenchToken(apiUrl: string): Promise<string> {
+  const response = await fetch(`${apiUrl}/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${BOOTSTRAP_TOKEN}` },
+    body: JSON.stringify({ name: 'bench', scopes: ['admin'] }),
+  });
+  if (response.status !== 201) throw new Error(`POST /tokens answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
 /** Environment of the service processes the bench starts. */
 export function serviceEnv(databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
@@ -20,6 +37,7 @@ export function serviceEnv(databaseUrl: string, extra: Record<string, string> = 
     REPORT_LINK_SECRET: 'bench-report-link-secret-0123456789abcdef',
     LOG_LEVEL: 'warn',
     RUN_MIGRATIONS: 'false',
+    AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
     ...extra,
   };
 }

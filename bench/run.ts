@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import type { BenchContext } from './context.js';
 import { createDatabase, fillDataset, FULL, QUICK } from './dataset.js';
-import { serviceEnv, startApi, startWorker, type Service } from './processes.js';
+import { createBenchToken, serviceEnv, startApi, startWorker, type Service } from './processes.js';
 import { bare, compatGet, get, patch } from './scenarios/hot-paths.js';
 import { csv } from './scenarios/history.js';
 import { bulkRegistration, deletion, expiry, rollout } from './scenarios/jobs.js';
@@ -61,6 +61,7 @@ try {
     databaseUrl,
     env,
     api,
+    auth: { authorization: `Bearer ${await createBenchToken(api.url)}` },
     seconds: quick ? 3 : 10,
     connections: 64,
     worker: async () => {

@@ -6,6 +6,7 @@ import {
   createSegment,
   createSegmentationClient,
   createSegmentHistoryReport,
+  createToken,
   deleteSegment,
   downloadSegmentHistoryReport,
   getLiveness,
@@ -15,14 +16,16 @@ import {
   getUserSegments,
   listSegmentMembers,
   listSegments,
+  listTokens,
   registerUser,
   registerUsers,
+  revokeToken,
   updateSegment,
   type Client,
 } from '#libs/client';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.js';
+import { BOOTSTRAP_TOKEN, createTestApp, type TestApp } from './support/app.js';
 import { ContractRecorder, operations } from './support/contract.js';
 
 /**
@@ -39,7 +42,7 @@ describe('API contract through the generated client', () => {
   beforeAll(async () => {
     t = await createTestApp();
     await t.app.listen(0, '127.0.0.1');
-    client = createSegmentationClient(`http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`);
+    client = createSegmentationClient(`http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`, BOOTSTRAP_TOKEN);
     contract.attach(client);
   });
   afterEach(() => {
@@ -117,9 +120,26 @@ describe('API contract through the generated client', () => {
     });
     const token = link.data!.report_url.split('/').at(-1)!;
     const csv = await downloadSegmentHistoryReport({ client, path: { token } });
-    expect(String(csv.data)).toMatch(/^user_id;segment;operation;occurred_at\n2000;AVITO_DISCOUNT_30;add;/);
+    expect(String(csv.data)).toMatch(/^user_id;segment;operation;occurred_at;actor\n2000;AVITO_DISCOUNT_30;add;[^;]+;bootstrap\n/);
     expect((await downloadSegmentHistoryReport({ client, path: { token: `${token}x` } })).error?.status).toBe(403);
     expect((await createSegmentHistoryReport({ client, query: { year: 2026, month: 13 } })).error?.status).toBe(400);
+  });
+
+  it('tokens: create, list, revoke, and their errors', async () => {
+    const created = await createToken({ client, body: { name: 'contract', scopes: ['read'] } });
+    expect(created.response.status).toBe(201);
+    expect(created.data).toMatchObject({ name: 'contract', scopes: ['read'], expires_at: null, token: expect.stringMatching(/^seg_/) });
+    expect((await createToken({ client, body: { name: 'contract', scopes: [] } })).error?.status).toBe(400);
+    const listed = await listTokens({ client, query: { limit: 10 } });
+    expect(listed.data?.items.map((token) => token.name)).toContain('contract');
+    expect(JSON.stringify(listed.data)).not.toContain(created.data!.token);
+    const reader = createSegmentationClient(client.getConfig().baseUrl!, created.data!.token);
+    contract.attach(reader);
+    expect((await listSegments({ client: reader })).response.status).toBe(200);
+    expect((await listTokens({ client: reader })).error).toMatchObject({ status: 403, type: '/problems/forbidden' });
+    expect((await revokeToken({ client, path: { id: created.data!.id } })).response.status).toBe(204);
+    expect((await revokeToken({ client, path: { id: '00000000-0000-4000-8000-000000000000' } })).error?.status).toBe(404);
+    expect((await listSegments({ client: reader })).error).toMatchObject({ status: 401, type: '/problems/unauthenticated' });
   });
 
   it('operations: liveness and readiness', async () => {

@@ -58,7 +58,7 @@ describe('membership history', () => {
   it('writes nothing when the transaction rolls back, and refuses to record outside a transaction', async () => {
     const dataSource = t.app.get(DataSource);
     const subscriber = t.app.get(HistorySubscriber);
-    const change = { userId: 102, segmentId: 1, slug: 'VOICE', operation: 'add', reason: 'manual' } as const;
+    const change = { userId: 102, segmentId: 1, slug: 'VOICE', operation: 'add', reason: 'manual', actor: 'test' } as const;
     await expect(
       dataSource.transaction(async (manager) => {
         subscriber.record(manager, [change]);
@@ -134,7 +134,14 @@ describe('membership history', () => {
     it('lists entries newest first with cursor pagination', async () => {
       const all = (await t.http().get('/users/200/history?limit=100').expect(200)).body;
       expect(all.items.map((entry: { operation: string }) => entry.operation)).toEqual(['add', 'remove', 'add', 'remove', 'add']);
-      expect(all.items[0]).toEqual({ user_id: 200, segment: 'VOICE', operation: 'add', reason: 'manual', occurred_at: expect.any(String) });
+      expect(all.items[0]).toEqual({
+        user_id: 200,
+        segment: 'VOICE',
+        operation: 'add',
+        reason: 'manual',
+        actor: 'bootstrap',
+        occurred_at: expect.any(String),
+      });
       expect(all.next_cursor).toBeNull();
 
       const seen: string[] = [];

@@ -140,16 +140,23 @@ describe('operations', () => {
 
     it('scrapes the API and the worker on the ports and path they serve metrics on', () => {
       const config = parse(read('ops/prometheus/prometheus.yml'));
+      type Job = { job_name: string; metrics_path: string; authorization?: object; static_configs: { targets: string[] }[] };
       const targets = Object.fromEntries(
-        config.scrape_configs.map((job: { job_name: string; metrics_path: string; static_configs: { targets: string[] }[] }) => [
+        config.scrape_configs.map((job: Job) => [
           job.job_name,
-          { path: job.metrics_path, targets: job.static_configs.flatMap((group) => group.targets) },
+          { path: job.metrics_path, auth: job.authorization, targets: job.static_configs.flatMap((group) => group.targets) },
         ]),
       );
-      expect(targets).toEqual({ api: { path: '/metrics', targets: ['api:3000'] }, worker: { path: '/metrics', targets: ['worker:3001'] } });
+      // /metrics needs a token: every job sends the one the compose file writes for Prometheus.
+      const auth = { type: 'Bearer', credentials_file: '/prometheus/token' };
+      expect(targets).toEqual({
+        api: { path: '/metrics', auth, targets: ['api:3000'] },
+        worker: { path: '/metrics', auth, targets: ['worker:3001'] },
+      });
       const compose = parse(read('docker-compose.yml'));
       expect(compose.services.api.environment.PORT).toBe('3000');
       expect(compose.services.worker.environment.WORKER_PORT).toBe('3001');
+      expect(compose.services.prometheus.entrypoint.join(' ')).toContain('/prometheus/token');
     });
   });
 

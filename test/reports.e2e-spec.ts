@@ -7,8 +7,8 @@ import { expectProblem } from './support/problems.js';
 
 const insertHistory = (t: TestApp, rows: [number, string, 'add' | 'remove', string][]) =>
   t.db.query(
-    `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-     SELECT u, 1, s, o, 'manual', at FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS r (u, s, o, at)`,
+    `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at)
+     SELECT u, 1, s, o, 'manual', 'ops', at FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS r (u, s, o, at)`,
     [rows.map((row) => row[0]), rows.map((row) => row[1]), rows.map((row) => row[2]), rows.map((row) => row[3])],
   );
 
@@ -41,10 +41,10 @@ describe('history reports', () => {
     expect(res.headers['content-disposition']).toBe('attachment; filename="segment-history-2025-11.csv"');
     expect(res.text).toBe(
       [
-        'user_id;segment;operation;occurred_at',
-        '1000;AVITO_VOICE_MESSAGES;add;2025-11-01T00:00:00.000Z',
-        '1002;AVITO_DISCOUNT_30;add;2025-11-03T10:15:00.250Z',
-        '1000;AVITO_VOICE_MESSAGES;remove;2025-11-30T23:59:59.999Z',
+        'user_id;segment;operation;occurred_at;actor',
+        '1000;AVITO_VOICE_MESSAGES;add;2025-11-01T00:00:00.000Z;ops',
+        '1002;AVITO_DISCOUNT_30;add;2025-11-03T10:15:00.250Z;ops',
+        '1000;AVITO_VOICE_MESSAGES;remove;2025-11-30T23:59:59.999Z;ops',
         '',
       ].join('\n'),
     );
@@ -58,8 +58,8 @@ describe('history reports', () => {
         .expect(200)
     ).text;
     expect(october.trim().split('\n')).toEqual([
-      'user_id;segment;operation;occurred_at',
-      '1000;AVITO_VOICE_MESSAGES;add;2025-10-31T23:59:59.999Z',
+      'user_id;segment;operation;occurred_at;actor',
+      '1000;AVITO_VOICE_MESSAGES;add;2025-10-31T23:59:59.999Z;ops',
     ]);
     const december = (
       await t
@@ -76,7 +76,7 @@ describe('history reports', () => {
       .get(await reportOf({ year: 2025, month: 11, user_id: 1002 }))
       .expect(200);
     expect(res.headers['content-disposition']).toContain('segment-history-2025-11-user-1002.csv');
-    expect(res.text).toBe('user_id;segment;operation;occurred_at\n1002;AVITO_DISCOUNT_30;add;2025-11-03T10:15:00.250Z\n');
+    expect(res.text).toBe('user_id;segment;operation;occurred_at;actor\n1002;AVITO_DISCOUNT_30;add;2025-11-03T10:15:00.250Z;ops\n');
   });
 
   it('gives the same content from the same link after more entries were written for that month', async () => {
@@ -100,7 +100,7 @@ describe('history reports', () => {
       .http()
       .get(await reportOf({ year: 2025, month: 8 }))
       .expect(200);
-    expect(res.text).toBe('user_id;segment;operation;occurred_at\n1000;"odd;slug ""quoted""";add;2025-08-01T00:00:00.000Z\n');
+    expect(res.text).toBe('user_id;segment;operation;occurred_at;actor\n1000;"odd;slug ""quoted""";add;2025-08-01T00:00:00.000Z;ops\n');
   });
 
   it.each([

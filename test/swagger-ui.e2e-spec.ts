@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.js';
+import { BOOTSTRAP_TOKEN, createTestApp, type TestApp } from './support/app.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
-/** Swagger UI in a real (headless) browser: the page renders and "Try it out" works. */
+/** Swagger UI in a real (headless) browser: the page renders, Authorize takes a token, and "Try it out" works. */
 describe('Swagger UI', () => {
   let t: TestApp;
   let browser: TestBrowser;
@@ -27,7 +27,7 @@ describe('Swagger UI', () => {
     await t?.close();
   });
 
-  it('renders every operation and runs "Try it out" on GET /users/{user_id}/segments', async () => {
+  it('renders every operation, authorizes with a token and runs "Try it out" on GET /users/{user_id}/segments', async () => {
     const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
     await page.goto(`${base}/swagger`);
     await page.locator('.opblock').first().waitFor();
@@ -38,6 +38,13 @@ describe('Swagger UI', () => {
       0,
     );
     expect(rendered).toBe(operations);
+
+    // Authorize once with a token, as a user of Swagger UI would, then call a protected operation.
+    await page.locator('.auth-wrapper button.authorize').click();
+    const modal = page.locator('.modal-ux');
+    await modal.locator('input').first().fill(BOOTSTRAP_TOKEN);
+    await modal.locator('button.modal-btn.authorize').click();
+    await modal.locator('button.btn-done').click();
 
     const operation = page.locator('#operations-users-getUserSegments');
     await operation.locator('.opblock-summary').click();

@@ -17,7 +17,9 @@ export async function csv(context: BenchContext): Promise<Row[]> {
   );
 
   const link = (await (
-    await fetch(`${context.api.url}/reports/segment-history?year=${month.getUTCFullYear()}&month=${month.getUTCMonth() + 1}`)
+    await fetch(`${context.api.url}/reports/segment-history?year=${month.getUTCFullYear()}&month=${month.getUTCMonth() + 1}`, {
+      headers: context.auth,
+    })
   ).json()) as {
     report_url: string;
   };

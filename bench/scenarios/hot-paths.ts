@@ -9,7 +9,7 @@ const BARE_PORT = 3931;
 
 /** Loads `options` once unmeasured (JIT, pools and caches warm up), then measures a second run. */
 async function measured(context: BenchContext, options: Omit<LoadOptions, 'seconds' | 'connections'>): Promise<LoadResult> {
-  const settings = { ...options, connections: context.connections };
+  const settings = { ...options, connections: context.connections, headers: context.auth };
   await load({ ...settings, seconds: context.quick ? 1 : 3 });
   return load({ ...settings, seconds: context.seconds });
 }
@@ -96,7 +96,7 @@ async function correctness(context: BenchContext): Promise<Row> {
   try {
     for (let index = 0; index < samples; index++) {
       const userId = randomInt(context.size.users);
-      const response = await fetch(`${context.api.url}/users/${userId}/segments`);
+      const response = await fetch(`${context.api.url}/users/${userId}/segments`, { headers: context.auth });
       const body = (await response.json()) as { segments: { slug: string }[] };
       const { rows } = await db.query(
         `SELECT s.slug FROM memberships m JOIN segments s ON s.id = m.segment_id

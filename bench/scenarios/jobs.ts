@@ -24,7 +24,9 @@ async function until(check: () => Promise<boolean>, timeoutSeconds: number): Pro
 const api = (context: BenchContext, path: string, method = 'GET', body?: object) =>
   fetch(
     `${context.api.url}${path}`,
-    body ? { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : { method },
+    body
+      ? { method, headers: { 'content-type': 'application/json', ...context.auth }, body: JSON.stringify(body) }
+      : { method, headers: context.auth },
   );
 
 /**

@@ -1,6 +1,7 @@
 import { changeUserSegments, createSegmentationClient, getUserSegments, type Problem } from '#libs/client';
 
-const client = createSegmentationClient('http://localhost:3000');
+// A token with scope `write` (POST /tokens); read it from your secret store, never from code.
+const client = createSegmentationClient('http://localhost:3000', () => process.env.SEGMENTATION_TOKEN ?? '');
 
 export async function enableVoiceMessages(userId: number): Promise<string[]> {
   const changed = await changeUserSegments({

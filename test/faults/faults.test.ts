@@ -20,7 +20,8 @@ const LOAD_USERS = 2_000;
 const SLUGS = ['F_A', 'F_B', 'F_C', 'F_D', 'F_E', 'F_F'];
 const RECOVERY_LIMIT_MS = 30_000;
 const RESUME_LIMIT_MS = 60_000;
-const TOKEN_HEADERS: Record<string, string> = {};
+const BOOTSTRAP_TOKEN = 'fault-suite-bootstrap-token-0123456789';
+const TOKEN_HEADERS: Record<string, string> = { authorization: `Bearer ${BOOTSTRAP_TOKEN}` };
 
 interface Row {
   scenario: string;
@@ -125,6 +126,7 @@ describe('faults', () => {
         REDIS_URL: redis.url,
         REDIS_PREFIX: 'faults',
         REPORT_LINK_SECRET: 'fault-suite-report-link-secret-0123456789',
+        AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
         LOG_LEVEL: 'info',
         JOB_BATCH_SIZE: '100',
         EXPIRY_SWEEP_INTERVAL_MS: '500',

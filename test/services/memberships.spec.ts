@@ -3,6 +3,8 @@ import { MembershipExpiryService, MembershipsModule, MembershipsService, Segment
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
+const CALLER = { actor: 'test-suite' };
+
 /** The membership write path and its sibling bulk paths, without HTTP. */
 describe('memberships (service level)', () => {
   let s: ServiceSuite;
@@ -18,9 +20,9 @@ describe('memberships (service level)', () => {
   afterAll(async () => s?.close());
 
   it('applies a change and answers with what really changed', async () => {
-    const first = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', ttlSeconds: 60 }], remove: [] });
+    const first = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', ttlSeconds: 60 }], remove: [] }, CALLER);
     expect(first).toMatchObject({ userId: 1, added: ['DISCOUNT', 'VOICE'], removed: [] });
-    const second = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }], remove: ['DISCOUNT'] });
+    const second = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }], remove: ['DISCOUNT'] }, CALLER);
     expect(second).toMatchObject({ added: [], removed: ['DISCOUNT'], segments: [{ slug: 'VOICE', expiresAt: null, source: 'manual' }] });
     expect((await s.make.history(1)).map((row) => `${row.operation} ${row.segment_slug}`)).toEqual([
       'add VOICE',
@@ -35,20 +37,20 @@ describe('memberships (service level)', () => {
       add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', expiresAt: at }],
       remove: [],
       ttlSeconds: 600,
-    });
+    }, CALLER);
     const bySlug = Object.fromEntries(result.segments.map((segment) => [segment.slug, segment.expiresAt?.getTime()]));
     expect(bySlug.DISCOUNT).toBe(at.getTime());
     expect(Math.abs(bySlug.VOICE! - Date.now() - 600_000)).toBeLessThan(5_000);
   });
 
   it('raises domain errors naming the bad items, and neither changes nor registers anything', async () => {
-    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }, { slug: 'NOPE' }], remove: ['GONE'] })).rejects.toEqual(
+    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }, { slug: 'NOPE' }], remove: ['GONE'] }, CALLER)).rejects.toEqual(
       new UnknownSegmentsError([
         { list: 'add', index: 1, slug: 'NOPE' },
         { list: 'remove', index: 0, slug: 'GONE' },
       ]),
     );
-    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }], remove: ['VOICE'] })).rejects.toBeInstanceOf(
+    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }], remove: ['VOICE'] }, CALLER)).rejects.toBeInstanceOf(
       RepeatedSlugsError,
     );
     expect(await s.make.count('SELECT count(*) FROM users WHERE id = 3')).toBe(0);
@@ -57,7 +59,7 @@ describe('memberships (service level)', () => {
   it('logs an expired membership that no sweep removed as its ttl removal, at its instant, before a re-add', async () => {
     const expiredAt = new Date(Date.now() - 1000);
     await s.make.membership(4, voice, { expiresAt: expiredAt });
-    const result = await memberships.changeUserSegments(4, { add: [{ slug: 'VOICE' }], remove: [] });
+    const result = await memberships.changeUserSegments(4, { add: [{ slug: 'VOICE' }], remove: [] }, CALLER);
     expect(result.added).toEqual(['VOICE']);
     const history = await s.make.history(4);
     expect(history.map((row) => `${row.operation} ${row.reason}`)).toEqual(['remove ttl', 'add manual']);

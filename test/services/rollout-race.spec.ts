@@ -2,6 +2,8 @@ import { MembershipRolloutService, MembershipsModule, MembershipsService } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
+const CALLER = { actor: 'test-suite' };
+
 const USERS = 3000;
 const ROUNDS = 3;
 
@@ -37,7 +39,7 @@ describe('explicit removals racing a rollout (service level)', () => {
       const memberships = s.get(MembershipsService);
       const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
       await inParallel(
-        removed.map((userId) => () => memberships.changeUserSegments(userId, { add: [], remove: [slug] })),
+        removed.map((userId) => () => memberships.changeUserSegments(userId, { add: [], remove: [slug] }, CALLER)),
         16,
       );
       expect(await rollout).toBe('done');

@@ -11,11 +11,14 @@ import { configureApp } from '../../apps/api/src/app.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 import { createSuiteDatabase } from './database.js';
 
+/** The admin token of every test application (AUTH_BOOTSTRAP_TOKEN); it acts as `bootstrap` in history. */
+export const BOOTSTRAP_TOKEN = 'test-bootstrap-token-0123456789abcdef';
+
 export interface TestApp {
   /** The application under test; a suite may replace it (e.g. to restart it), `http` and `close` follow. */
   app: NestFastifyApplication;
-  /** supertest against the app's HTTP server. */
-  http: () => ReturnType<typeof request>;
+  /** supertest against the app's HTTP server, authorized with the bootstrap (admin) token; `.unset('authorization')` drops it. */
+  http: () => ReturnType<typeof request.agent>;
   /** Direct access to the suite's database, for arranging and asserting. */
   db: pg.Pool;
   config: AppConfig;
@@ -41,6 +44,7 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}, customiz
     REDIS_URL: inject('redisUrl'),
     REDIS_PREFIX: `test:${database.name}`,
     RUN_MIGRATIONS: false,
+    AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
     ...overrides,
   } satisfies Partial<AppConfig>);
   const app = await startApp(config, customize);
@@ -48,7 +52,7 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}, customiz
 
   const testApp: TestApp = {
     app,
-    http: () => request(testApp.app.getHttpServer()),
+    http: () => request.agent(testApp.app.getHttpServer()).set('authorization', `Bearer ${BOOTSTRAP_TOKEN}`),
     db,
     config,
     spawn: (more = {}) => startApp(Object.assign(new AppConfig(), config, more)),

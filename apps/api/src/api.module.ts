@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from '#libs/auth';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
 import { createValidationPipe, ProblemFilter } from '#libs/http';
@@ -11,6 +12,7 @@ import { SegmentsModule } from '#libs/segments';
 import { CompatController } from './compat/compat.controller.js';
 import { HistoryController } from './history/history.controller.js';
 import { ReportsController } from './reports/reports.controller.js';
+import { TokensController } from './tokens/tokens.controller.js';
 import { SegmentsController } from './segments/segments.controller.js';
 import { UsersController } from './users/users.controller.js';
 
@@ -19,12 +21,13 @@ import { UsersController } from './users/users.controller.js';
     ConfigModule,
     DatabaseModule,
     ObservabilityModule.forRoot('api'),
+    AuthModule,
     SegmentsModule,
     MembershipsModule,
     HistoryModule,
     ReportsModule,
   ],
-  controllers: [SegmentsController, UsersController, HistoryController, ReportsController, CompatController],
+  controllers: [SegmentsController, UsersController, HistoryController, ReportsController, TokensController, CompatController],
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { ReferenceObject, RequestBodyObject, SchemaObject } from '@nestjs/swagger';
+import { BEARER_SCHEME, SCOPE_EXTENSION, SCOPES, type Scope } from '#libs/auth';
 import { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
@@ -19,11 +20,35 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('users', 'Users and their segments')
     .addTag('history', 'Membership history of a user')
     .addTag('reports', 'Monthly CSV reports of membership history')
+    .addTag('tokens', 'API tokens')
     .addTag('operations', 'Health of the service')
     .addTag('compatibility', 'Routes of the original service, kept working (deprecated)')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'seg_…',
+        description: 'An API token (`POST /tokens`, `npm run token`, or AUTH_BOOTSTRAP_TOKEN). Each operation names the scope it needs.',
+      },
+      BEARER_SCHEME,
+    )
     .build();
-  return withRequestExamples(SwaggerModule.createDocument(app, config));
+  return withScopeDescriptions(withRequestExamples(SwaggerModule.createDocument(app, config)));
+}
+
+/** Says in every protected operation's description which scope it needs (from its `x-required-scope`). */
+function withScopeDescriptions(document: OpenAPIObject): OpenAPIObject {
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item) as { description?: string; [SCOPE_EXTENSION]?: Scope }[]) {
+      const scope = operation?.[SCOPE_EXTENSION];
+      if (!scope) continue;
+      const including = SCOPES.slice(SCOPES.indexOf(scope) + 1);
+      const also = including.length ? ` (or ${including.map((name) => `\`${name}\``).join(', ')})` : '';
+      operation.description = `${operation.description ?? ''}\n\nRequires a token with scope \`${scope}\`${also}.`.trim();
+    }
+  }
+  return document;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from '#libs/auth';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
 import { ProblemFilter } from '#libs/http';
@@ -8,11 +9,11 @@ import { ObservabilityModule } from '#libs/observability';
 
 /**
  * The background process: the Bull processors and the scheduler, over the same libraries
- * as the API. Its HTTP port (WORKER_PORT) serves only /metrics and /health, with the same
- * problem+json answers as the API.
+ * as the API. Its HTTP port (WORKER_PORT) serves only /metrics (with a token, like the API's)
+ * and /health, with the same problem+json answers as the API.
  */
 @Module({
-  imports: [ConfigModule, DatabaseModule, ObservabilityModule.forRoot('worker'), JobsModule],
+  imports: [ConfigModule, DatabaseModule, ObservabilityModule.forRoot('worker'), AuthModule, JobsModule],
   providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
 })
 export class WorkerModule {}

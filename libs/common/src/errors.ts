@@ -98,6 +98,31 @@ export class IdAllocationError extends DomainError {
   }
 }
 
+/** Why a request was not authenticated (also the label of the failed-authentication metric). */
+export type AuthFailure = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired';
+
+/** The request carries no valid API token. */
+export class UnauthenticatedError extends DomainError {
+  constructor(readonly reason: AuthFailure) {
+    super(
+      {
+        missing: 'An Authorization: Bearer <token> header is required',
+        malformed: 'The Authorization header is not "Bearer <token>"',
+        unknown: 'The token is not known',
+        revoked: 'The token was revoked',
+        expired: 'The token has expired',
+      }[reason],
+    );
+  }
+}
+
+/** The token is valid but lacks the scope the operation needs. */
+export class ForbiddenError extends DomainError {
+  constructor(readonly required: string) {
+    super(`This operation needs a token with scope "${required}"`);
+  }
+}
+
 /** Something the service depends on (PostgreSQL, Redis) does not answer; the request may be retried. */
 export class DependencyUnavailableError extends DomainError {
   constructor(

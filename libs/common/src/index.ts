@@ -1,3 +1,4 @@
+export * from './caller.js';
 export * from './cursor.js';
 export * from './errors.js';
 export * from './timeout.js';

@@ -139,6 +139,16 @@ export class AppConfig {
   @NotEquals(DEV_REPORT_LINK_SECRET, { message: 'must be set in production' })
   REPORT_LINK_SECRET = DEV_REPORT_LINK_SECRET;
 
+  /**
+   * An admin token accepted as given (at least 32 characters), for the first start, compose and
+   * tests; it acts as `bootstrap` in history. Create named tokens with it (POST /tokens or
+   * `npm run token`), then unset it.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[\x21-\x7e]{32,256}$/, { message: 'must be 32-256 visible ASCII characters' })
+  AUTH_BOOTSTRAP_TOKEN: string | undefined = undefined;
+
   /** How long a report link stays valid. */
   @Transform(toInt)
   @IsInt()

@@ -9,13 +9,13 @@ import type { HistoryEntry, MembershipChange } from './history.types.js';
 
 /** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
 const INSERT = `
-  INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, coalesce(c.occurred_at, clock_timestamp())
-  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::timestamptz[])
-    AS c (user_id, segment_id, slug, operation, reason, occurred_at)`;
+  INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at)
+  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, c.actor, coalesce(c.occurred_at, clock_timestamp())
+  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[])
+    AS c (user_id, segment_id, slug, operation, reason, actor, occurred_at)`;
 
 const USER_HISTORY = `
-  SELECT id, user_id AS "userId", segment_slug AS slug, operation, reason, occurred_at AS "occurredAt"
+  SELECT id, user_id AS "userId", segment_slug AS slug, operation, reason, actor, occurred_at AS "occurredAt"
   FROM membership_history
   WHERE user_id = $1
     AND ($2::timestamptz IS NULL OR occurred_at >= $2)
@@ -27,7 +27,7 @@ const USER_HISTORY = `
 /** Columns of each report format; every value is computed by PostgreSQL, so Node only forwards bytes. */
 const REPORT_COLUMNS = {
   csv: `user_id, segment_slug AS segment, operation,
-        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at`,
+        to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, actor`,
   legacy: `user_id, segment_slug, CASE operation WHEN 'add' THEN 'I' ELSE 'D' END AS operation,
            to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS executed_at`,
 } as const;
@@ -65,6 +65,7 @@ export class HistoryRepository {
       changes.map((change) => change.slug),
       changes.map((change) => change.operation),
       changes.map((change) => change.reason),
+      changes.map((change) => change.actor),
       changes.map((change) => change.occurredAt ?? null),
     ]);
   }

@@ -10,6 +10,7 @@ describe('history cursors', () => {
       slug: 'S',
       operation: 'add' as const,
       reason: 'manual' as const,
+      actor: 'ops',
       occurredAt: new Date('2026-11-01T10:00:00.123Z'),
     };
     expect(parseHistoryCursor(historyCursorKey(entry))).toEqual([entry.occurredAt, 12]);

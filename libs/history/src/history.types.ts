@@ -11,9 +11,16 @@ export interface MembershipChange {
   slug: string;
   operation: HistoryOperation;
   reason: HistoryReason;
+  /** Who made it: the name of the API token, AUTOMATIC_ACTOR or EXPIRY_ACTOR. */
+  actor: string;
   /** When the change took effect; omitted means "now" (the moment it is written). */
   occurredAt?: Date;
 }
+
+/** The actor of automatic assignment (rollouts, registration). */
+export const AUTOMATIC_ACTOR = 'auto';
+/** The actor of expiry: a membership that ran out, whatever removed its row. */
+export const EXPIRY_ACTOR = 'ttl';
 
 export interface HistoryEntry {
   id: number;
@@ -21,5 +28,7 @@ export interface HistoryEntry {
   slug: string;
   operation: HistoryOperation;
   reason: HistoryReason;
+  /** Null for entries written before actors were recorded. */
+  actor: string | null;
   occurredAt: Date;
 }

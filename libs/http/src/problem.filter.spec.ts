@@ -10,7 +10,8 @@ import {
 } from '#libs/common';
 import type { ValidationError } from 'class-validator';
 import { describe, expect, it } from 'vitest';
-import { toProblem } from './problem.filter.js';
+import type { FastifyRequest } from 'fastify';
+import { loggableUrl, toProblem } from './problem.filter.js';
 import { flattenValidationErrors } from './validation.js';
 
 describe('problem mapping', () => {
@@ -92,5 +93,17 @@ describe('validation errors', () => {
       { field: 'extra', message: 'property extra should not exist' },
       { field: 'add[1].ttl_seconds', message: 'must not be less than 1' },
     ]);
+  });
+});
+
+describe('logged URLs', () => {
+  const request = (url: string, route?: string) => ({ url, routeOptions: { url: route } }) as unknown as FastifyRequest;
+
+  it('never carry a report link token', () => {
+    expect(loggableUrl(request('/reports/segment-history/eyJ5.c2ln', '/reports/segment-history/:token'))).toBe(
+      '/reports/segment-history/:token',
+    );
+    expect(loggableUrl(request('/users/1/segments', '/users/:user_id/segments'))).toBe('/users/1/segments');
+    expect(loggableUrl(request(`/x/${'a'.repeat(500)}`)).length).toBeLessThanOrEqual(201);
   });
 });

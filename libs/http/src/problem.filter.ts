@@ -4,6 +4,7 @@ import {
   CursorExpiredError,
   DependencyUnavailableError,
   DomainError,
+  ForbiddenError,
   FutureMonthError,
   IdAllocationError,
   InvalidCursorError,
@@ -12,6 +13,7 @@ import {
   RepeatedSlugsError,
   RepeatedUserIdsError,
   ReportLinkExpiredError,
+  UnauthenticatedError,
   UnknownSegmentsError,
   type SlugPosition,
 } from '#libs/common';
@@ -30,6 +32,9 @@ export const SLUG_LISTS: SlugListNames = { add: 'add', remove: 'remove' };
 
 /** Seconds a client should wait before retrying a request that failed because a dependency is down. */
 export const RETRY_AFTER_SECONDS = 5;
+
+/** The protection space of the bearer challenges (RFC 6750). */
+const REALM = 'segmentation';
 
 /** Longest field name, message or path echoed in a problem: a bad value is quoted, never copied whole. */
 const MAX_ECHO = 200;
@@ -92,6 +97,25 @@ function domainProblem(error: DomainError, slugLists: SlugListNames): ProblemDet
     return validationProblem([{ field: error.parameter, message: 'is not a cursor returned by this endpoint' }]);
   }
   if (error instanceof FutureMonthError) return validationProblem([{ field: 'month', message: error.message }]);
+  if (error instanceof UnauthenticatedError) {
+    const challenge = error.reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
+    return {
+      type: 'unauthenticated',
+      title: 'Unauthenticated',
+      status: 401,
+      detail: error.message,
+      headers: { 'www-authenticate': challenge },
+    };
+  }
+  if (error instanceof ForbiddenError) {
+    return {
+      type: 'forbidden',
+      title: 'Forbidden',
+      status: 403,
+      detail: error.message,
+      headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${error.required}"` },
+    };
+  }
   if (error instanceof NotFoundError) return { type: 'not-found', title: 'Not found', status: 404, detail: error.message };
   if (error instanceof ConflictError) return { type: 'conflict', title: 'Conflict', status: 409, detail: error.message };
   if (error instanceof CursorExpiredError) return { type: 'cursor-expired', title: 'Cursor expired', status: 410, detail: error.message };

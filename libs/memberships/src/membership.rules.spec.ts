@@ -38,20 +38,22 @@ describe('membership change rules', () => {
 
   it('logs the removal of an expired membership as its ttl removal at the expiry instant', () => {
     const at = new Date('2026-01-01T00:00:00Z');
-    expect(removalChange({ userId: 1, segmentId: 2, expiresAt: at, expired: true }, 'S', 'manual')).toEqual({
+    expect(removalChange({ userId: 1, segmentId: 2, expiresAt: at, expired: true }, 'S', 'manual', 'checkout')).toEqual({
       userId: 1,
       segmentId: 2,
       slug: 'S',
       operation: 'remove',
       reason: 'ttl',
+      actor: 'ttl',
       occurredAt: at,
     });
-    expect(removalChange({ userId: 1, segmentId: 2, expiresAt: at, expired: false }, 'S', 'segment_deleted')).toEqual({
+    expect(removalChange({ userId: 1, segmentId: 2, expiresAt: at, expired: false }, 'S', 'segment_deleted', 'ops')).toEqual({
       userId: 1,
       segmentId: 2,
       slug: 'S',
       operation: 'remove',
       reason: 'segment_deleted',
+      actor: 'ops',
     });
   });
 

@@ -1,5 +1,5 @@
 import { RepeatedSlugsError, type RepeatedSlug, type SlugPosition, type UnknownSlug } from '#libs/common';
-import type { HistoryReason, MembershipChange } from '#libs/history';
+import { EXPIRY_ACTOR, type HistoryReason, type MembershipChange } from '#libs/history';
 import type { MembershipAdd, MembershipChangeRequest } from './memberships.types.js';
 
 /** Every slug of a change with its position in the request. */
@@ -44,13 +44,13 @@ export interface RemovedMembership {
 }
 
 /**
- * The history entry of a removal. A membership that had expired is no membership since its
- * expiry instant: whatever removed it, its removal is logged with reason `ttl` at that instant.
+ * The history entry of a removal by `actor`. A membership that had expired is no membership
+ * since its expiry instant: whatever removed it, its removal is logged as the expiry's
+ * (reason and actor `ttl`) at that instant.
  */
-export function removalChange(row: RemovedMembership, slug: string, reason: HistoryReason): MembershipChange {
-  return row.expired
-    ? { userId: row.userId, segmentId: row.segmentId, slug, operation: 'remove', reason: 'ttl', occurredAt: row.expiresAt! }
-    : { userId: row.userId, segmentId: row.segmentId, slug, operation: 'remove', reason };
+export function removalChange(row: RemovedMembership, slug: string, reason: HistoryReason, actor: string): MembershipChange {
+  const removal = { userId: row.userId, segmentId: row.segmentId, slug, operation: 'remove' } as const;
+  return row.expired ? { ...removal, reason: 'ttl', actor: EXPIRY_ACTOR, occurredAt: row.expiresAt! } : { ...removal, reason, actor };
 }
 
 /** Slugs sorted bytewise, like the database's COLLATE "C" ordering. */

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '#libs/database';
-import { HistorySubscriber, type HistoryOperation, type HistoryReason } from '#libs/history';
-import { activeSegment, type AutoSegment, type RolloutRow, type SegmentRef } from '#libs/segments';
+import { AUTOMATIC_ACTOR, EXPIRY_ACTOR, HistorySubscriber, type HistoryOperation, type HistoryReason } from '#libs/history';
+import { activeSegment, type AutoSegment, type DeletedSegment, type RolloutRow } from '#libs/segments';
 import { DataSource, type EntityManager } from 'typeorm';
 import { removalChange, type RemovedMembership } from './membership.rules.js';
 import type { SegmentMember, UserSegment } from './memberships.types.js';
@@ -153,13 +153,15 @@ export class MembershipsRepository {
 
   /**
    * Removes `removals` (recording opt-outs) and the expired memberships among `touched`.
-   * Returns what was removed; removals are logged with `reason`, expired ones as their `ttl` removal.
+   * Returns what was removed; removals are logged with `reason` and the actor of their user's
+   * change, expired ones as their `ttl` removal.
    */
   async removeAndOptOut(
     manager: EntityManager,
     changes: { removals: MembershipKey[]; touched: MembershipKey[] },
     slugOf: ReadonlyMap<number, string>,
     reason: HistoryReason,
+    actorOf: (userId: number) => string,
   ): Promise<RemovedMembership[]> {
     const removing = new Set(changes.removals.map(keyOf));
     const rows = await queryRows<RemovedMembership>(manager, REMOVE_AND_OPT_OUT, [
@@ -171,13 +173,18 @@ export class MembershipsRepository {
     ]);
     this.history.record(
       manager,
-      rows.map((row) => removalChange(row, slugOf.get(row.segmentId)!, reason)),
+      rows.map((row) => removalChange(row, slugOf.get(row.segmentId)!, reason, actorOf(row.userId))),
     );
     return rows;
   }
 
-  /** Applies manual adds; returns the memberships that were really added (not just given a new expiry). */
-  async upsertManual(manager: EntityManager, adds: readonly ManualAdd[], slugOf: ReadonlyMap<number, string>): Promise<MembershipKey[]> {
+  /** Applies manual adds, each by its user's actor; returns the memberships that were really added (not just given a new expiry). */
+  async upsertManual(
+    manager: EntityManager,
+    adds: readonly ManualAdd[],
+    slugOf: ReadonlyMap<number, string>,
+    actorOf: (userId: number) => string,
+  ): Promise<MembershipKey[]> {
     const rows = await queryRows<MembershipKey & { inserted: boolean }>(manager, UPSERT_MANUAL, [
       adds.map((add) => add.userId),
       adds.map((add) => add.segmentId),
@@ -185,7 +192,7 @@ export class MembershipsRepository {
       adds.map((add) => add.ttlSeconds ?? null),
     ]);
     const added = rows.filter((row) => row.inserted);
-    this.recordAdds(manager, added, slugOf, 'manual');
+    this.recordAdds(manager, added, slugOf, 'manual', actorOf);
     return added;
   }
 
@@ -197,7 +204,7 @@ export class MembershipsRepository {
       segments.map((segment) => segment.id),
       segments.map((segment) => segment.threshold),
     ]);
-    this.recordAdds(manager, rows, new Map(segments.map((segment) => [segment.id, segment.slug])), 'auto');
+    this.recordAdds(manager, rows, new Map(segments.map((segment) => [segment.id, segment.slug])), 'auto', () => AUTOMATIC_ACTOR);
   }
 
   /** Makes the users in (after, last] match the rollout's rule; returns how many memberships came and went. */
@@ -216,6 +223,7 @@ export class MembershipsRepository {
       slug: rollout.slug,
       operation,
       reason: 'auto' as const,
+      actor: AUTOMATIC_ACTOR,
     });
     this.history.record(manager, [...added.map(change('add')), ...removed.map(change('remove'))]);
     return { added: added.length, removed: removed.length };
@@ -232,17 +240,17 @@ export class MembershipsRepository {
     const rows = await queryRows<RemovedMembership & { slug: string }>(manager, DELETE_EXPIRED, [userIds]);
     this.history.record(
       manager,
-      rows.map((row) => removalChange(row, row.slug, 'ttl')),
+      rows.map((row) => removalChange(row, row.slug, 'ttl', EXPIRY_ACTOR)),
     );
     return rows.length;
   }
 
-  /** Removes up to `limit` memberships of a deleted segment; returns how many. */
-  async purgeBatch(manager: EntityManager, segment: SegmentRef, limit: number): Promise<number> {
+  /** Removes up to `limit` memberships of a deleted segment, logged as removals by whoever deleted it; returns how many. */
+  async purgeBatch(manager: EntityManager, segment: DeletedSegment, limit: number): Promise<number> {
     const rows = await queryRows<RemovedMembership>(manager, PURGE_BATCH, [segment.id, limit]);
     this.history.record(
       manager,
-      rows.map((row) => removalChange(row, segment.slug, 'segment_deleted')),
+      rows.map((row) => removalChange(row, segment.slug, 'segment_deleted', segment.deletedBy)),
     );
     return rows.length;
   }
@@ -256,10 +264,23 @@ export class MembershipsRepository {
     await queryRows(manager, DELETE_OPT_OUTS, [segmentId]);
   }
 
-  private recordAdds(manager: EntityManager, rows: readonly MembershipKey[], slugOf: ReadonlyMap<number, string>, reason: HistoryReason) {
+  private recordAdds(
+    manager: EntityManager,
+    rows: readonly MembershipKey[],
+    slugOf: ReadonlyMap<number, string>,
+    reason: HistoryReason,
+    actorOf: (userId: number) => string,
+  ) {
     this.history.record(
       manager,
-      rows.map((row) => ({ userId: row.userId, segmentId: row.segmentId, slug: slugOf.get(row.segmentId)!, operation: 'add', reason })),
+      rows.map((row) => ({
+        userId: row.userId,
+        segmentId: row.segmentId,
+        slug: slugOf.get(row.segmentId)!,
+        operation: 'add',
+        reason,
+        actor: actorOf(row.userId),
+      })),
     );
   }
 }

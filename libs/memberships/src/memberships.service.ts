@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { cursorInteger, decodeCursor, UnknownSegmentsError } from '#libs/common';
+import { cursorInteger, decodeCursor, UnknownSegmentsError, type Caller } from '#libs/common';
+import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
 import { UsersRepository, UsersService } from '#libs/users';
 import DataLoader from 'dataloader';
@@ -19,10 +20,11 @@ import type {
 export const memberCursorKey = (member: SegmentMember): [number] => [member.userId];
 const parseMemberCursor = (values: unknown[]) => (values.length === 1 ? cursorInteger(values[0]) : undefined);
 
-/** One user's part of a write: a membership change, or a registration (no lists). */
+/** One user's part of a write: a membership change by `actor`, or a registration (no change). */
 interface UserWrite {
   userId: number;
   change?: MembershipChangeRequest;
+  actor: string;
 }
 
 type UserWriteOutcome = { created: boolean; result?: MembershipChangeResult } | { error: UnknownSegmentsError };
@@ -49,16 +51,16 @@ export class MembershipsService {
    * applied and the error names every unknown slug. A removal also opts the user out of the
    * segment's automatic assignment (it sticks); an add cancels such an opt-out.
    */
-  async changeUserSegments(userId: number, change: MembershipChangeRequest): Promise<MembershipChangeResult> {
+  async changeUserSegments(userId: number, change: MembershipChangeRequest, caller: Caller): Promise<MembershipChangeResult> {
     assertDistinctSlugs(change);
-    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId, change }]));
+    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId, change, actor: caller.actor }]));
     if ('error' in outcome!) throw outcome.error;
     return outcome!.result!;
   }
 
   /** Registers one user (with its automatic segments); returns true when the user is new. */
   async registerUser(userId: number): Promise<boolean> {
-    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId }]));
+    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId, actor: AUTOMATIC_ACTOR }]));
     return 'created' in outcome! && outcome.created;
   }
 
@@ -141,6 +143,8 @@ export class MembershipsService {
     const slugOf = new Map([...segments.values()].map((segment) => [segment.id, segment.slug]));
     const idOf = (slug: string) => segments.get(slug)!.id;
     const changes = accepted.filter((write) => write.change);
+    const actors = new Map(changes.map((write) => [write.userId, write.actor]));
+    const actorOf = (userId: number) => actors.get(userId)!;
     const removals: MembershipKey[] = changes.flatMap(({ userId, change }) =>
       change!.remove.map((slug) => ({ userId, segmentId: idOf(slug) })),
     );
@@ -150,8 +154,9 @@ export class MembershipsService {
     const adds: ManualAdd[] = changes.flatMap(({ userId, change }) =>
       change!.add.map((add) => ({ userId, segmentId: idOf(add.slug), ...expiryOf(add, change!.ttlSeconds) })),
     );
-    const removedRows = touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual') : [];
-    const added = adds.length > 0 ? await this.memberships.upsertManual(manager, adds, slugOf) : [];
+    const removedRows =
+      touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual', actorOf) : [];
+    const added = adds.length > 0 ? await this.memberships.upsertManual(manager, adds, slugOf, actorOf) : [];
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));
     const current =

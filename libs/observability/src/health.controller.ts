@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags, ApiSchema } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Public } from '#libs/auth';
 import { withTimeout } from '#libs/common';
 import { migrationsApplied, pingDatabase } from '#libs/database';
 import { ApiProblems, ProblemException, RETRY_AFTER_SECONDS } from '#libs/http';
@@ -35,6 +36,7 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @Public()
   @ApiOperation({ operationId: 'getLiveness', summary: 'Liveness', description: 'The process is up and serving HTTP.' })
   @ApiOkResponse({ type: HealthDto })
   @ApiProblems()
@@ -43,6 +45,7 @@ export class HealthController {
   }
 
   @Get('ready')
+  @Public()
   @ApiOperation({
     operationId: 'getReadiness',
     summary: 'Readiness',

@@ -38,6 +38,11 @@ export interface SegmentRef {
   slug: string;
 }
 
+/** A deleted segment whose memberships are being purged, and who deleted it (the actor of the removals). */
+export interface DeletedSegment extends SegmentRef {
+  deletedBy: string;
+}
+
 /** An active segment with automatic assignment, and its threshold in buckets (see thresholdOf). */
 export interface AutoSegment extends SegmentRef {
   threshold: number;

@@ -3,7 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { queryRows } from '#libs/database';
 import { DataSource, type EntityManager } from 'typeorm';
 import { thresholdOf } from './bucket.js';
-import type { AutoSegment, NewSegment, RolloutProgress, RolloutRow, Segment, SegmentChange, SegmentRef } from './segment.types.js';
+import type {
+  AutoSegment,
+  DeletedSegment,
+  NewSegment,
+  RolloutProgress,
+  RolloutRow,
+  Segment,
+  SegmentChange,
+  SegmentRef,
+} from './segment.types.js';
 
 /** The one definition of "the segment is active" (not deleted), for statements that join segments. */
 export const activeSegment = (alias: string) => `${alias}.deleted_at IS NULL`;
@@ -44,7 +53,7 @@ const UPDATE = `
   RETURNING ${SEGMENT_COLUMNS}`;
 
 /** Deletion time comes from the database clock, like every instant that orders history. */
-const SOFT_DELETE = `UPDATE segments SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING ${SEGMENT_COLUMNS}`;
+const SOFT_DELETE = `UPDATE segments SET deleted_at = now(), updated_at = now(), deleted_by = $2 WHERE id = $1 RETURNING ${SEGMENT_COLUMNS}`;
 
 /** FOR KEY SHARE: a concurrent delete (FOR UPDATE) waits for the membership change to commit. */
 const RESOLVE_ACTIVE = `
@@ -72,7 +81,8 @@ const FAIL_ROLLOUT = `
 
 /** A deleted segment whose memberships are not all removed yet, locked so that purge batches of it take turns. */
 const LOCK_PURGE = `
-  SELECT id, slug FROM segments WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL FOR NO KEY UPDATE`;
+  SELECT id, slug, coalesce(deleted_by, '') AS "deletedBy" FROM segments
+  WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL FOR NO KEY UPDATE`;
 
 const FINISH_PURGE = 'UPDATE segments SET purged_at = now() WHERE id = $1';
 
@@ -136,8 +146,8 @@ export class SegmentsRepository {
     return row!;
   }
 
-  async softDelete(manager: EntityManager, id: number): Promise<Segment> {
-    const [row] = await queryRows<Segment>(manager, SOFT_DELETE, [id]);
+  async softDelete(manager: EntityManager, id: number, actor: string): Promise<Segment> {
+    const [row] = await queryRows<Segment>(manager, SOFT_DELETE, [id, actor]);
     return row!;
   }
 
@@ -171,8 +181,8 @@ export class SegmentsRepository {
   }
 
   /** The deleted, not yet purged segment, locked for one purge batch; null when there is nothing to purge. */
-  async lockPurge(manager: EntityManager, segmentId: number): Promise<SegmentRef | null> {
-    const [row] = await queryRows<SegmentRef>(manager, LOCK_PURGE, [segmentId]);
+  async lockPurge(manager: EntityManager, segmentId: number): Promise<DeletedSegment | null> {
+    const [row] = await queryRows<DeletedSegment>(manager, LOCK_PURGE, [segmentId]);
     return row ?? null;
   }
 

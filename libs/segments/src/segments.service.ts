@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { ConflictError, decodeCursor, NotFoundError } from '#libs/common';
+import { ConflictError, decodeCursor, NotFoundError, type Caller } from '#libs/common';
 import { JobsProducer } from '#libs/queue';
 import { DataSource } from 'typeorm';
 import { isSlug } from './slug.js';
@@ -23,11 +23,13 @@ export class SegmentsService {
     private readonly jobs: JobsProducer,
   ) {}
 
-  /** `requestId`, here and below: the request that asked, remembered by the jobs it causes. */
-  async create(segment: NewSegment, requestId?: string): Promise<Segment> {
+  /** `caller`, here and below: who asked; the jobs it causes remember its request id. */
+  async create(segment: NewSegment, caller: Caller): Promise<Segment> {
     const created = await this.segments.insert(segment);
     if (!created) throw new ConflictError(`An active segment with slug "${segment.slug}" already exists`);
-    if (created.rolloutState !== null) await this.jobs.rollout({ segmentId: created.id, version: created.rolloutVersion, requestId });
+    if (created.rolloutState !== null) {
+      await this.jobs.rollout({ segmentId: created.id, version: created.rolloutVersion, requestId: caller.requestId });
+    }
     return created;
   }
 
@@ -44,28 +46,31 @@ export class SegmentsService {
   }
 
   /** Changes the description and/or auto_percent; a new auto_percent restarts the rollout from the first user. */
-  async update(slug: string, change: SegmentChange, requestId?: string): Promise<Segment> {
+  async update(slug: string, change: SegmentChange, caller: Caller): Promise<Segment> {
     const updated = await this.dataSource.transaction(async (manager) => {
       const segment = await this.segments.lockActive(manager, slug);
       if (!segment) throw segmentNotFound(slug);
       return this.segments.update(manager, segment.id, change);
     });
-    if (change.autoPercent !== undefined) await this.jobs.rollout({ segmentId: updated.id, version: updated.rolloutVersion, requestId });
+    if (change.autoPercent !== undefined) {
+      await this.jobs.rollout({ segmentId: updated.id, version: updated.rolloutVersion, requestId: caller.requestId });
+    }
     return updated;
   }
 
   /**
    * Marks the segment deleted: it disappears from every read at once and its slug is free
-   * again; a purge job removes its memberships. Waits for membership changes holding the
-   * segment (they lock it FOR KEY SHARE), so none of them adds a member after this returns.
+   * again; a purge job removes its memberships, logged as removals by the caller. Waits for
+   * membership changes holding the segment (they lock it FOR KEY SHARE), so none of them adds
+   * a member after this returns.
    */
-  async delete(slug: string, requestId?: string): Promise<Segment> {
+  async delete(slug: string, caller: Caller): Promise<Segment> {
     const deleted = await this.dataSource.transaction(async (manager) => {
       const segment = await this.segments.lockActive(manager, slug);
       if (!segment) throw segmentNotFound(slug);
-      return this.segments.softDelete(manager, segment.id);
+      return this.segments.softDelete(manager, segment.id, caller.actor);
     });
-    await this.jobs.purge({ segmentId: deleted.id, requestId });
+    await this.jobs.purge({ segmentId: deleted.id, requestId: caller.requestId });
     return deleted;
   }
 }

@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentCaller, RequireScope } from '#libs/auth';
+import type { Caller } from '#libs/common';
 import { ApiProblems, SlugListFields } from '#libs/http';
 import { MembershipsService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
@@ -7,7 +9,6 @@ import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
 import type { FastifyRequest } from 'fastify';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
-import { RequestId } from '../http/request-id.decorator.js';
 import { reportUrl } from '../reports/report-url.js';
 import { EmptyBodyPipe, ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import {
@@ -37,6 +38,7 @@ export class CompatController {
   ) {}
 
   @Post('user')
+  @RequireScope('write')
   @ApiOperation({
     operationId: 'compatCreateUser',
     summary: 'Register a new user (original API)',
@@ -50,6 +52,7 @@ export class CompatController {
   }
 
   @Post('segment')
+  @RequireScope('admin')
   @ApiOperation({
     operationId: 'compatCreateSegment',
     summary: 'Create a segment (original API)',
@@ -58,12 +61,13 @@ export class CompatController {
   })
   @ApiCreatedResponse({ type: CompatCreatedAtDto })
   @ApiProblems(409)
-  async createSegment(@Body() body: CompatCreateSegmentDto, @RequestId() requestId: string): Promise<CompatCreatedAtDto> {
-    const segment = await this.segments.create({ slug: body.slug, autoPercent: body.user_percent }, requestId);
+  async createSegment(@Body() body: CompatCreateSegmentDto, @CurrentCaller() caller: Caller): Promise<CompatCreatedAtDto> {
+    const segment = await this.segments.create({ slug: body.slug, autoPercent: body.user_percent }, caller);
     return { created_at: segment.createdAt };
   }
 
   @Delete('segment')
+  @RequireScope('admin')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'compatDeleteSegment',
@@ -73,12 +77,13 @@ export class CompatController {
   })
   @ApiOkResponse({ type: CompatMessageDto })
   @ApiProblems(404)
-  async deleteSegment(@Body() body: CompatSlugDto, @RequestId() requestId: string): Promise<CompatMessageDto> {
-    await this.segments.delete(body.slug, requestId);
+  async deleteSegment(@Body() body: CompatSlugDto, @CurrentCaller() caller: Caller): Promise<CompatMessageDto> {
+    await this.segments.delete(body.slug, caller);
     return { message: 'ok' };
   }
 
   @Post('segment/user')
+  @RequireScope('write')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'compatChangeUserSegments',
@@ -89,16 +94,17 @@ export class CompatController {
   @ApiOkResponse({ type: CompatChangeResultDto })
   @ApiProblems(413, 422)
   @SlugListFields({ add: 'add_segments', remove: 'delete_segments' })
-  async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto): Promise<CompatChangeResultDto> {
+  async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto, @CurrentCaller() caller: Caller): Promise<CompatChangeResultDto> {
     const result = await this.memberships.changeUserSegments(body.user_id, {
       add: (body.add_segments ?? []).map((slug) => ({ slug })),
       remove: body.delete_segments ?? [],
       ttlSeconds: body.ttl,
-    });
+    }, caller);
     return { segments_added: result.added.length, segments_deleted: result.removed.length };
   }
 
   @Get('segment/user/:user_id')
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'compatGetUserSegments',
     summary: "Get a user's segments (original API)",
@@ -114,6 +120,7 @@ export class CompatController {
   }
 
   @Get('segment/history/:user_id')
+  @RequireScope('admin')
   @ApiOperation({
     operationId: 'compatGetUserHistoryReport',
     summary: "Get a link to a user's monthly history report (original API)",

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { toPage } from '#libs/common';
+import { RequireScope } from '#libs/auth';
 import { ApiProblems } from '#libs/http';
 import { historyCursorKey, HistoryService } from '#libs/history';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
@@ -12,6 +13,7 @@ export class HistoryController {
   constructor(private readonly history: HistoryService) {}
 
   @Get()
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'getUserHistory',
     summary: "Get a user's membership history",

@@ -20,6 +20,16 @@ export class ParseSlugPipe implements PipeTransform<string, string> {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+@Injectable()
+export class ParseUuidPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (UUID.test(value)) return value;
+    throw ProblemException.validation([{ field: 'id', message: 'must be a UUID (lowercase)' }]);
+  }
+}
+
 /** For routes that take no body: any field sent is rejected rather than silently ignored. */
 @Injectable()
 export class EmptyBodyPipe implements PipeTransform<unknown, undefined> {

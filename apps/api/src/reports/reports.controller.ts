@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Public, RequireScope } from '#libs/auth';
 import { ApiProblems } from '#libs/http';
 import { ReportsService } from '#libs/reports';
 import type { FastifyRequest } from 'fastify';
@@ -16,6 +17,7 @@ export class ReportsController {
   ) {}
 
   @Get()
+  @RequireScope('admin')
   @ApiOperation({
     operationId: 'createSegmentHistoryReport',
     summary: 'Get a link to a monthly history report',
@@ -29,6 +31,7 @@ export class ReportsController {
   }
 
   @Get(':token')
+  @Public()
   @ApiOperation({
     operationId: 'downloadSegmentHistoryReport',
     summary: 'Download a history report',

@@ -1,12 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { toPage } from '#libs/common';
+import { CurrentCaller, RequireScope } from '#libs/auth';
+import type { Caller } from '#libs/common';
 import { ApiProblems } from '#libs/http';
 import { memberCursorKey, MembershipsService } from '#libs/memberships';
 import { segmentCursorKey, SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ApiSlugParam, ParseSlugPipe } from '../http/params.js';
-import { RequestId } from '../http/request-id.decorator.js';
 import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
 import {
   RolloutDto,
@@ -26,18 +27,20 @@ export class SegmentsController {
   ) {}
 
   @Post()
+  @RequireScope('admin')
   @ApiOperation({ operationId: 'createSegment', summary: 'Create a segment', description: 'Slugs are unique among active segments.' })
   @ApiCreatedResponse({ type: SegmentDto })
   @ApiProblems(409)
-  async create(@Body() body: CreateSegmentDto, @RequestId() requestId: string): Promise<SegmentDto> {
+  async create(@Body() body: CreateSegmentDto, @CurrentCaller() caller: Caller): Promise<SegmentDto> {
     const segment = await this.segments.create(
       { slug: body.slug, description: body.description, autoPercent: body.auto_percent },
-      requestId,
+      caller,
     );
     return SegmentDto.from(segment);
   }
 
   @Get()
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'listSegments',
     summary: 'List segments',
@@ -52,6 +55,7 @@ export class SegmentsController {
   }
 
   @Get(':slug')
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'getSegment',
     summary: 'Get a segment',
@@ -70,6 +74,7 @@ export class SegmentsController {
   }
 
   @Patch(':slug')
+  @RequireScope('admin')
   @ApiOperation({
     operationId: 'updateSegment',
     summary: 'Change a segment',
@@ -81,13 +86,14 @@ export class SegmentsController {
   async update(
     @Param('slug', ParseSlugPipe) slug: string,
     @Body() body: UpdateSegmentDto,
-    @RequestId() requestId: string,
+    @CurrentCaller() caller: Caller,
   ): Promise<SegmentDto> {
-    const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent }, requestId);
+    const segment = await this.segments.update(slug, { description: body.description, autoPercent: body.auto_percent }, caller);
     return SegmentDto.from(segment);
   }
 
   @Delete(':slug')
+  @RequireScope('admin')
   @HttpCode(204)
   @ApiOperation({
     operationId: 'deleteSegment',
@@ -97,11 +103,12 @@ export class SegmentsController {
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems(404)
   @ApiSlugParam()
-  async delete(@Param('slug', ParseSlugPipe) slug: string, @RequestId() requestId: string): Promise<void> {
-    await this.segments.delete(slug, requestId);
+  async delete(@Param('slug', ParseSlugPipe) slug: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.segments.delete(slug, caller);
   }
 
   @Get(':slug/users')
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'listSegmentMembers',
     summary: 'List members of a segment',

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentCaller, RequireScope } from '#libs/auth';
+import type { Caller } from '#libs/common';
 import { ApiProblems } from '#libs/http';
 import { MembershipsService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
@@ -13,6 +15,7 @@ export class UsersController {
   constructor(private readonly memberships: MembershipsService) {}
 
   @Post()
+  @RequireScope('write')
   @ApiOperation({
     operationId: 'registerUser',
     summary: 'Register a user',
@@ -29,6 +32,7 @@ export class UsersController {
   }
 
   @Post('bulk')
+  @RequireScope('write')
   @HttpCode(200)
   @ApiOperation({ operationId: 'registerUsers', summary: 'Register many users', description: 'Registers up to 100 000 ids at once.' })
   @ApiOkResponse({ type: BulkRegisterResultDto })
@@ -38,6 +42,7 @@ export class UsersController {
   }
 
   @Get(':user_id/segments')
+  @RequireScope('read')
   @ApiOperation({
     operationId: 'getUserSegments',
     summary: "Get a user's segments",
@@ -52,6 +57,7 @@ export class UsersController {
   }
 
   @Patch(':user_id/segments')
+  @RequireScope('write')
   @ApiOperation({
     operationId: 'changeUserSegments',
     summary: "Add and remove a user's segments",
@@ -63,6 +69,7 @@ export class UsersController {
   async change(
     @Param('user_id', ParseUserIdPipe) userId: number,
     @Body() body: ChangeUserSegmentsDto,
+    @CurrentCaller() caller: Caller,
   ): Promise<ChangeUserSegmentsResultDto> {
     const result = await this.memberships.changeUserSegments(userId, {
       add: (body.add ?? []).map((item) => ({
@@ -72,7 +79,7 @@ export class UsersController {
       })),
       remove: body.remove ?? [],
       ttlSeconds: body.ttl_seconds,
-    });
+    }, caller);
     return ChangeUserSegmentsResultDto.from(result);
   }
 }

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
+import type { ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, ListTokensData, ListTokensErrors, ListTokensResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -22,15 +22,24 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
  * List segments
  *
  * Active segments ordered by slug, cursor-paginated.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
  */
-export const listSegments = <ThrowOnError extends boolean = false>(options?: Options<ListSegmentsData, ThrowOnError>) => (options?.client ?? client).get<ListSegmentsResponses, ListSegmentsErrors, ThrowOnError>({ url: '/segments', ...options });
+export const listSegments = <ThrowOnError extends boolean = false>(options?: Options<ListSegmentsData, ThrowOnError>) => (options?.client ?? client).get<ListSegmentsResponses, ListSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments',
+    ...options
+});
 
 /**
  * Create a segment
  *
  * Slugs are unique among active segments.
+ *
+ * Requires a token with scope `admin`.
  */
 export const createSegment = <ThrowOnError extends boolean = false>(options: Options<CreateSegmentData, ThrowOnError>) => (options.client ?? client).post<CreateSegmentResponses, CreateSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/segments',
     ...options,
     headers: {
@@ -43,22 +52,37 @@ export const createSegment = <ThrowOnError extends boolean = false>(options: Opt
  * Delete a segment
  *
  * The segment disappears from every read at once and its slug may be created again.
+ *
+ * Requires a token with scope `admin`.
  */
-export const deleteSegment = <ThrowOnError extends boolean = false>(options: Options<DeleteSegmentData, ThrowOnError>) => (options.client ?? client).delete<DeleteSegmentResponses, DeleteSegmentErrors, ThrowOnError>({ url: '/segments/{slug}', ...options });
+export const deleteSegment = <ThrowOnError extends boolean = false>(options: Options<DeleteSegmentData, ThrowOnError>) => (options.client ?? client).delete<DeleteSegmentResponses, DeleteSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments/{slug}',
+    ...options
+});
 
 /**
  * Get a segment
  *
  * The segment with its current member count and the progress of its automatic assignment.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
  */
-export const getSegment = <ThrowOnError extends boolean = false>(options: Options<GetSegmentData, ThrowOnError>) => (options.client ?? client).get<GetSegmentResponses, GetSegmentErrors, ThrowOnError>({ url: '/segments/{slug}', ...options });
+export const getSegment = <ThrowOnError extends boolean = false>(options: Options<GetSegmentData, ThrowOnError>) => (options.client ?? client).get<GetSegmentResponses, GetSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments/{slug}',
+    ...options
+});
 
 /**
  * Change a segment
  *
  * Changes the description and/or the automatic percentage.
+ *
+ * Requires a token with scope `admin`.
  */
 export const updateSegment = <ThrowOnError extends boolean = false>(options: Options<UpdateSegmentData, ThrowOnError>) => (options.client ?? client).patch<UpdateSegmentResponses, UpdateSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/segments/{slug}',
     ...options,
     headers: {
@@ -71,15 +95,24 @@ export const updateSegment = <ThrowOnError extends boolean = false>(options: Opt
  * List members of a segment
  *
  * Current members by ascending user id, cursor-paginated.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
  */
-export const listSegmentMembers = <ThrowOnError extends boolean = false>(options: Options<ListSegmentMembersData, ThrowOnError>) => (options.client ?? client).get<ListSegmentMembersResponses, ListSegmentMembersErrors, ThrowOnError>({ url: '/segments/{slug}/users', ...options });
+export const listSegmentMembers = <ThrowOnError extends boolean = false>(options: Options<ListSegmentMembersData, ThrowOnError>) => (options.client ?? client).get<ListSegmentMembersResponses, ListSegmentMembersErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments/{slug}/users',
+    ...options
+});
 
 /**
  * Register a user
  *
  * Registers the user under your id (201, or 200 when already registered), or under a new id when `user_id` is omitted.
+ *
+ * Requires a token with scope `write` (or `admin`).
  */
 export const registerUser = <ThrowOnError extends boolean = false>(options: Options<RegisterUserData, ThrowOnError>) => (options.client ?? client).post<RegisterUserResponses, RegisterUserErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/users',
     ...options,
     headers: {
@@ -92,8 +125,11 @@ export const registerUser = <ThrowOnError extends boolean = false>(options: Opti
  * Register many users
  *
  * Registers up to 100 000 ids at once.
+ *
+ * Requires a token with scope `write` (or `admin`).
  */
 export const registerUsers = <ThrowOnError extends boolean = false>(options: Options<RegisterUsersData, ThrowOnError>) => (options.client ?? client).post<RegisterUsersResponses, RegisterUsersErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/users/bulk',
     ...options,
     headers: {
@@ -106,15 +142,24 @@ export const registerUsers = <ThrowOnError extends boolean = false>(options: Opt
  * Get a user's segments
  *
  * Current segments sorted by slug; an unknown user has none.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
  */
-export const getUserSegments = <ThrowOnError extends boolean = false>(options: Options<GetUserSegmentsData, ThrowOnError>) => (options.client ?? client).get<GetUserSegmentsResponses, GetUserSegmentsErrors, ThrowOnError>({ url: '/users/{user_id}/segments', ...options });
+export const getUserSegments = <ThrowOnError extends boolean = false>(options: Options<GetUserSegmentsData, ThrowOnError>) => (options.client ?? client).get<GetUserSegmentsResponses, GetUserSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/users/{user_id}/segments',
+    ...options
+});
 
 /**
  * Add and remove a user's segments
  *
  * Atomic: when any slug is unknown nothing is applied. Re-adding a segment keeps it and sets its expiry to what this request says. Registers the user when new.
+ *
+ * Requires a token with scope `write` (or `admin`).
  */
 export const changeUserSegments = <ThrowOnError extends boolean = false>(options: Options<ChangeUserSegmentsData, ThrowOnError>) => (options.client ?? client).patch<ChangeUserSegmentsResponses, ChangeUserSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/users/{user_id}/segments',
     ...options,
     headers: {
@@ -127,15 +172,27 @@ export const changeUserSegments = <ThrowOnError extends boolean = false>(options
  * Get a user's membership history
  *
  * Every change of the user’s memberships, newest first, cursor-paginated; `from`/`to` bound the time range.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
  */
-export const getUserHistory = <ThrowOnError extends boolean = false>(options: Options<GetUserHistoryData, ThrowOnError>) => (options.client ?? client).get<GetUserHistoryResponses, GetUserHistoryErrors, ThrowOnError>({ url: '/users/{user_id}/history', ...options });
+export const getUserHistory = <ThrowOnError extends boolean = false>(options: Options<GetUserHistoryData, ThrowOnError>) => (options.client ?? client).get<GetUserHistoryResponses, GetUserHistoryErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/users/{user_id}/history',
+    ...options
+});
 
 /**
  * Get a link to a monthly history report
  *
  * Returns a link to the CSV of every membership change of the month (of one user, or of all users).
+ *
+ * Requires a token with scope `admin`.
  */
-export const createSegmentHistoryReport = <ThrowOnError extends boolean = false>(options: Options<CreateSegmentHistoryReportData, ThrowOnError>) => (options.client ?? client).get<CreateSegmentHistoryReportResponses, CreateSegmentHistoryReportErrors, ThrowOnError>({ url: '/reports/segment-history', ...options });
+export const createSegmentHistoryReport = <ThrowOnError extends boolean = false>(options: Options<CreateSegmentHistoryReportData, ThrowOnError>) => (options.client ?? client).get<CreateSegmentHistoryReportResponses, CreateSegmentHistoryReportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/reports/segment-history',
+    ...options
+});
 
 /**
  * Download a history report
@@ -145,22 +202,74 @@ export const createSegmentHistoryReport = <ThrowOnError extends boolean = false>
 export const downloadSegmentHistoryReport = <ThrowOnError extends boolean = false>(options: Options<DownloadSegmentHistoryReportData, ThrowOnError>) => (options.client ?? client).get<DownloadSegmentHistoryReportResponses, DownloadSegmentHistoryReportErrors, ThrowOnError>({ url: '/reports/segment-history/{token}', ...options });
 
 /**
+ * List API tokens
+ *
+ * Every token without its secret, in creation order.
+ *
+ * Requires a token with scope `admin`.
+ */
+export const listTokens = <ThrowOnError extends boolean = false>(options?: Options<ListTokensData, ThrowOnError>) => (options?.client ?? client).get<ListTokensResponses, ListTokensErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/tokens',
+    ...options
+});
+
+/**
+ * Create an API token
+ *
+ * The secret is in this response only; it is stored as a hash.
+ *
+ * Requires a token with scope `admin`.
+ */
+export const createToken = <ThrowOnError extends boolean = false>(options: Options<CreateTokenData, ThrowOnError>) => (options.client ?? client).post<CreateTokenResponses, CreateTokenErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/tokens',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke an API token
+ *
+ * Refused at once by this instance and within 5 seconds by every other one.
+ *
+ * Requires a token with scope `admin`.
+ */
+export const revokeToken = <ThrowOnError extends boolean = false>(options: Options<RevokeTokenData, ThrowOnError>) => (options.client ?? client).delete<RevokeTokenResponses, RevokeTokenErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/tokens/{id}',
+    ...options
+});
+
+/**
  * Register a new user (original API)
  *
  * Allocates a new user id.
  *
+ * Requires a token with scope `write` (or `admin`).
+ *
  * @deprecated
  */
-export const compatCreateUser = <ThrowOnError extends boolean = false>(options?: Options<CompatCreateUserData, ThrowOnError>) => (options?.client ?? client).post<CompatCreateUserResponses, CompatCreateUserErrors, ThrowOnError>({ url: '/user', ...options });
+export const compatCreateUser = <ThrowOnError extends boolean = false>(options?: Options<CompatCreateUserData, ThrowOnError>) => (options?.client ?? client).post<CompatCreateUserResponses, CompatCreateUserErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/user',
+    ...options
+});
 
 /**
  * Delete a segment (original API)
  *
  * Same as DELETE /segments/{slug}.
  *
+ * Requires a token with scope `admin`.
+ *
  * @deprecated
  */
 export const compatDeleteSegment = <ThrowOnError extends boolean = false>(options: Options<CompatDeleteSegmentData, ThrowOnError>) => (options.client ?? client).delete<CompatDeleteSegmentResponses, CompatDeleteSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/segment',
     ...options,
     headers: {
@@ -174,9 +283,12 @@ export const compatDeleteSegment = <ThrowOnError extends boolean = false>(option
  *
  * Same as POST /segments.
  *
+ * Requires a token with scope `admin`.
+ *
  * @deprecated
  */
 export const compatCreateSegment = <ThrowOnError extends boolean = false>(options: Options<CompatCreateSegmentData, ThrowOnError>) => (options.client ?? client).post<CompatCreateSegmentResponses, CompatCreateSegmentErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/segment',
     ...options,
     headers: {
@@ -190,9 +302,12 @@ export const compatCreateSegment = <ThrowOnError extends boolean = false>(option
  *
  * Same as PATCH /users/{user_id}/segments; the counts are of the segments that really changed.
  *
+ * Requires a token with scope `write` (or `admin`).
+ *
  * @deprecated
  */
 export const compatChangeUserSegments = <ThrowOnError extends boolean = false>(options: Options<CompatChangeUserSegmentsData, ThrowOnError>) => (options.client ?? client).post<CompatChangeUserSegmentsResponses, CompatChangeUserSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
     url: '/segment/user',
     ...options,
     headers: {
@@ -206,18 +321,30 @@ export const compatChangeUserSegments = <ThrowOnError extends boolean = false>(o
  *
  * Same as GET /users/{user_id}/segments.
  *
+ * Requires a token with scope `read` (or `write`, `admin`).
+ *
  * @deprecated
  */
-export const compatGetUserSegments = <ThrowOnError extends boolean = false>(options: Options<CompatGetUserSegmentsData, ThrowOnError>) => (options.client ?? client).get<CompatGetUserSegmentsResponses, CompatGetUserSegmentsErrors, ThrowOnError>({ url: '/segment/user/{user_id}', ...options });
+export const compatGetUserSegments = <ThrowOnError extends boolean = false>(options: Options<CompatGetUserSegmentsData, ThrowOnError>) => (options.client ?? client).get<CompatGetUserSegmentsResponses, CompatGetUserSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segment/user/{user_id}',
+    ...options
+});
 
 /**
  * Get a link to a user's monthly history report (original API)
  *
  * The link serves the original CSV format: comma-separated, header `user_id,segment_slug,operation,executed_at`, operation `I` (added) or `D` (deleted), time `YYYY-MM-DD HH:MM:SS` in UTC.
  *
+ * Requires a token with scope `admin`.
+ *
  * @deprecated
  */
-export const compatGetUserHistoryReport = <ThrowOnError extends boolean = false>(options: Options<CompatGetUserHistoryReportData, ThrowOnError>) => (options.client ?? client).get<CompatGetUserHistoryReportResponses, CompatGetUserHistoryReportErrors, ThrowOnError>({ url: '/segment/history/{user_id}', ...options });
+export const compatGetUserHistoryReport = <ThrowOnError extends boolean = false>(options: Options<CompatGetUserHistoryReportData, ThrowOnError>) => (options.client ?? client).get<CompatGetUserHistoryReportResponses, CompatGetUserHistoryReportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segment/history/{user_id}',
+    ...options
+});
 
 /**
  * Liveness

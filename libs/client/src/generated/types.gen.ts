@@ -216,6 +216,10 @@ export type HistoryEntry = {
     segment: string;
     operation: 'add' | 'remove';
     reason: 'manual' | 'auto' | 'ttl' | 'segment_deleted';
+    /**
+     * Who made the change: the name of the API token; `auto` for automatic assignment, `ttl` for expiry; null for changes recorded before actors were
+     */
+    actor: string | null;
     occurred_at: string;
 };
 
@@ -235,6 +239,60 @@ export type ReportLink = {
      * Link to the CSV; any instance serves it until it expires
      */
     report_url: string;
+};
+
+export type CreateToken = {
+    /**
+     * Who uses the token; recorded as the actor of its changes
+     */
+    name: string;
+    /**
+     * `read` (reads), `write` (also membership changes and registrations), `admin` (also segments, reports, imports, tokens)
+     */
+    scopes: Array<'read' | 'write' | 'admin'>;
+    /**
+     * The token stops working at this instant
+     */
+    expires_at?: string;
+};
+
+export type CreatedToken = {
+    id: string;
+    name: string;
+    scopes: Array<'read' | 'write' | 'admin'>;
+    /**
+     * The secret: send it as `Authorization: Bearer <token>`. Shown only in this response
+     */
+    token: string;
+    created_at: string;
+    expires_at: string | null;
+};
+
+export type Token = {
+    id: string;
+    name: string;
+    scopes: Array<'read' | 'write' | 'admin'>;
+    created_at: string;
+    expires_at: string | null;
+    /**
+     * Set once the token is revoked
+     */
+    revoked_at: string | null;
+    /**
+     * Last request made with the token (recorded every few seconds)
+     */
+    last_used_at: string | null;
+};
+
+export type TokenPage = {
+    /**
+     * In creation order; revoked tokens included
+     */
+    items: Array<Token>;
+    /**
+     * Cursor of the next page; null on the last page
+     */
+    next_cursor: string | null;
 };
 
 export type CompatUserId = {
@@ -317,13 +375,27 @@ export type ListSegmentsData = {
 export type ListSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -347,17 +419,31 @@ export type CreateSegmentData = {
 export type CreateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The request conflicts with the current state
      */
     409: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -383,17 +469,31 @@ export type DeleteSegmentData = {
 export type DeleteSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The resource does not exist
      */
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -422,17 +522,31 @@ export type GetSegmentData = {
 export type GetSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The resource does not exist
      */
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -458,17 +572,31 @@ export type UpdateSegmentData = {
 export type UpdateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The resource does not exist
      */
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -503,17 +631,31 @@ export type ListSegmentMembersData = {
 export type ListSegmentMembersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The resource does not exist
      */
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -537,13 +679,27 @@ export type RegisterUserData = {
 export type RegisterUserErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -574,17 +730,31 @@ export type RegisterUsersData = {
 export type RegisterUsersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The request body is larger than the configured limit
      */
     413: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -610,13 +780,27 @@ export type GetUserSegmentsData = {
 export type GetUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -642,8 +826,18 @@ export type ChangeUserSegmentsData = {
 export type ChangeUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The request body is larger than the configured limit
      */
@@ -654,9 +848,13 @@ export type ChangeUserSegmentsErrors = {
     422: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -699,13 +897,27 @@ export type GetUserHistoryData = {
 export type GetUserHistoryErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -736,13 +948,27 @@ export type CreateSegmentHistoryReportData = {
 export type CreateSegmentHistoryReportErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -799,6 +1025,156 @@ export type DownloadSegmentHistoryReportResponses = {
 
 export type DownloadSegmentHistoryReportResponse = DownloadSegmentHistoryReportResponses[keyof DownloadSegmentHistoryReportResponses];
 
+export type ListTokensData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Page size
+         */
+        limit?: number;
+        /**
+         * `next_cursor` of the previous page
+         */
+        cursor?: string;
+    };
+    url: '/tokens';
+};
+
+export type ListTokensErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type ListTokensError = ListTokensErrors[keyof ListTokensErrors];
+
+export type ListTokensResponses = {
+    200: TokenPage;
+};
+
+export type ListTokensResponse = ListTokensResponses[keyof ListTokensResponses];
+
+export type CreateTokenData = {
+    body: CreateToken;
+    path?: never;
+    query?: never;
+    url: '/tokens';
+};
+
+export type CreateTokenErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type CreateTokenError = CreateTokenErrors[keyof CreateTokenErrors];
+
+export type CreateTokenResponses = {
+    201: CreatedToken;
+};
+
+export type CreateTokenResponse = CreateTokenResponses[keyof CreateTokenResponses];
+
+export type RevokeTokenData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/tokens/{id}';
+};
+
+export type RevokeTokenErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * The resource does not exist
+     */
+    404: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type RevokeTokenError = RevokeTokenErrors[keyof RevokeTokenErrors];
+
+export type RevokeTokenResponses = {
+    /**
+     * Revoked
+     */
+    204: void;
+};
+
+export type RevokeTokenResponse = RevokeTokenResponses[keyof RevokeTokenResponses];
+
 export type CompatCreateUserData = {
     body?: never;
     path?: never;
@@ -809,13 +1185,27 @@ export type CompatCreateUserData = {
 export type CompatCreateUserErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -839,17 +1229,31 @@ export type CompatDeleteSegmentData = {
 export type CompatDeleteSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The resource does not exist
      */
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -873,17 +1277,31 @@ export type CompatCreateSegmentData = {
 export type CompatCreateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The request conflicts with the current state
      */
     409: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -907,8 +1325,18 @@ export type CompatChangeUserSegmentsData = {
 export type CompatChangeUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
     /**
      * The request body is larger than the configured limit
      */
@@ -919,9 +1347,13 @@ export type CompatChangeUserSegmentsErrors = {
     422: Problem;
     /**
      * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -947,13 +1379,27 @@ export type CompatGetUserSegmentsData = {
 export type CompatGetUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -982,13 +1428,27 @@ export type CompatGetUserHistoryReportData = {
 export type CompatGetUserHistoryReportErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
      * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;

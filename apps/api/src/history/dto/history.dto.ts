@@ -29,11 +29,28 @@ export class HistoryEntryDto {
   @ApiProperty({ enum: ['manual', 'auto', 'ttl', 'segment_deleted'], example: 'manual' })
   reason: 'manual' | 'auto' | 'ttl' | 'segment_deleted';
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'checkout-service',
+    description:
+      'Who made the change: the name of the API token; `auto` for automatic assignment, `ttl` for expiry; ' +
+      'null for changes recorded before actors were',
+  })
+  actor: string | null;
+
   @ApiProperty({ example: '2026-11-27T10:00:00.000Z' })
   occurred_at: Date;
 
   static from(entry: HistoryEntry): HistoryEntryDto {
-    return { user_id: entry.userId, segment: entry.slug, operation: entry.operation, reason: entry.reason, occurred_at: entry.occurredAt };
+    return {
+      user_id: entry.userId,
+      segment: entry.slug,
+      operation: entry.operation,
+      reason: entry.reason,
+      actor: entry.actor,
+      occurred_at: entry.occurredAt,
+    };
   }
 }
 

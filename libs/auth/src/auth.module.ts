@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiTokenGuard, authFailuresProvider } from './api-token.guard.js';
+import { TokensRepository } from './tokens.repository.js';
+import { TokensService } from './tokens.service.js';
+
+/** API tokens and the guard every HTTP route of the process goes through. */
+@Module({
+  providers: [TokensService, TokensRepository, authFailuresProvider, { provide: APP_GUARD, useClass: ApiTokenGuard }],
+  exports: [TokensService],
+})
+export class AuthModule {}
