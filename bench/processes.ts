@@ -38,6 +38,7 @@ export function serviceEnv(databaseUrl: string, extra: Record<string, string> = 
     LOG_LEVEL: 'warn',
     RUN_MIGRATIONS: 'false',
     AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3930',
     ...extra,
   };
 }

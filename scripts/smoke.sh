@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 server_url="${DATABASE_URL:?DATABASE_URL is required}"
 database="seg_smoke_$$"
 export DATABASE_URL="${server_url%/*}/${database}"
-export REDIS_PREFIX="smoke:$$" NODE_ENV=production REPORT_LINK_SECRET="smoke-test-report-link-secret-0123456789"
+export REDIS_PREFIX="smoke:$$" NODE_ENV=production REPORT_LINK_SECRET="smoke-test-report-link-secret-0123456789" PUBLIC_BASE_URL="http://127.0.0.1:3940"
 export PORT="${SMOKE_API_PORT:-3910}" WORKER_PORT="${SMOKE_WORKER_PORT:-3911}"
 logs="$(mktemp -d)"
 

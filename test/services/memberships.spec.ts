@@ -20,7 +20,11 @@ describe('memberships (service level)', () => {
   afterAll(async () => s?.close());
 
   it('applies a change and answers with what really changed', async () => {
-    const first = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', ttlSeconds: 60 }], remove: [] }, CALLER);
+    const first = await memberships.changeUserSegments(
+      1,
+      { add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', ttlSeconds: 60 }], remove: [] },
+      CALLER,
+    );
     expect(first).toMatchObject({ userId: 1, added: ['DISCOUNT', 'VOICE'], removed: [] });
     const second = await memberships.changeUserSegments(1, { add: [{ slug: 'VOICE' }], remove: ['DISCOUNT'] }, CALLER);
     expect(second).toMatchObject({ added: [], removed: ['DISCOUNT'], segments: [{ slug: 'VOICE', expiresAt: null, source: 'manual' }] });
@@ -33,18 +37,24 @@ describe('memberships (service level)', () => {
 
   it('applies the default ttl to adds without their own expiry', async () => {
     const at = new Date(Date.now() + 3_600_000);
-    const result = await memberships.changeUserSegments(2, {
-      add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', expiresAt: at }],
-      remove: [],
-      ttlSeconds: 600,
-    }, CALLER);
+    const result = await memberships.changeUserSegments(
+      2,
+      {
+        add: [{ slug: 'VOICE' }, { slug: 'DISCOUNT', expiresAt: at }],
+        remove: [],
+        ttlSeconds: 600,
+      },
+      CALLER,
+    );
     const bySlug = Object.fromEntries(result.segments.map((segment) => [segment.slug, segment.expiresAt?.getTime()]));
     expect(bySlug.DISCOUNT).toBe(at.getTime());
     expect(Math.abs(bySlug.VOICE! - Date.now() - 600_000)).toBeLessThan(5_000);
   });
 
   it('raises domain errors naming the bad items, and neither changes nor registers anything', async () => {
-    await expect(memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }, { slug: 'NOPE' }], remove: ['GONE'] }, CALLER)).rejects.toEqual(
+    await expect(
+      memberships.changeUserSegments(3, { add: [{ slug: 'VOICE' }, { slug: 'NOPE' }], remove: ['GONE'] }, CALLER),
+    ).rejects.toEqual(
       new UnknownSegmentsError([
         { list: 'add', index: 1, slug: 'NOPE' },
         { list: 'remove', index: 0, slug: 'GONE' },

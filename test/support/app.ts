@@ -45,6 +45,7 @@ export async function createTestApp(overrides: Partial<AppConfig> = {}, customiz
     REDIS_PREFIX: `test:${database.name}`,
     RUN_MIGRATIONS: false,
     AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+    PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
     ...overrides,
   } satisfies Partial<AppConfig>);
   const app = await startApp(config, customize);

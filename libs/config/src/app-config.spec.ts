@@ -25,13 +25,26 @@ describe('configuration', () => {
     expect(() => loadConfig({ REDIS_PREFIX: 'has space' })).toThrow(/REDIS_PREFIX/);
   });
 
-  it('requires an explicit report link secret in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/REPORT_LINK_SECRET/);
-    expect(loadConfig({ NODE_ENV: 'production', REPORT_LINK_SECRET: 'x'.repeat(32) }).REPORT_LINK_SECRET).toBe('x'.repeat(32));
+  it('requires an explicit report link secret and public base URL in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/REPORT_LINK_SECRET[\s\S]*PUBLIC_BASE_URL: must be set in production/);
+    const production = loadConfig({
+      NODE_ENV: 'production',
+      REPORT_LINK_SECRET: 'x'.repeat(32),
+      PUBLIC_BASE_URL: 'https://segments.example.com',
+    });
+    expect(production.REPORT_LINK_SECRET).toBe('x'.repeat(32));
+  });
+
+  it('keeps the request timeout at least as long as the headers timeout', () => {
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS/,
+    );
   });
 
   it.each([
     ['PUBLIC_BASE_URL', 'localhost:3000/'],
+    ['AUTH_BOOTSTRAP_TOKEN', 'short'],
+    ['HTTP_REQUEST_TIMEOUT_MS', '1e4'],
     ['PORT', 'http'],
     ['PORT', '70000'],
     ['DATABASE_URL', 'mysql://localhost/x'],

@@ -1,6 +1,7 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsOptional,
@@ -76,6 +77,37 @@ export class AppConfig {
   @Min(1024)
   @Max(64 * 1024 * 1024)
   BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+
+  /** Time a client has to send the request headers; then 408 and the connection is closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+  /**
+   * Time a client has to send a whole request (headers and body); then 408 and the connection is
+   * closed, so a half-sent body never holds a connection. Large CSV imports need it long enough.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS = 120_000;
+
+  /** A connection on which nothing arrives or leaves for this long is closed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  HTTP_IDLE_TIMEOUT_MS = 60_000;
+
+  /** An idle keep-alive connection between two requests is closed after this long. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
@@ -156,8 +188,12 @@ export class AppConfig {
   @Max(30 * 24 * 3600)
   REPORT_LINK_TTL_SECONDS = 24 * 3600;
 
-  /** Base of the report links handed out (e.g. https://segments.example.com); default: the request's own host. */
-  @IsOptional()
+  /**
+   * Base of the report links handed out (e.g. https://segments.example.com): links are never
+   * built from a request's Host header. Required in production; default http://localhost:PORT.
+   */
+  @ValidateIf((config: AppConfig) => config.NODE_ENV === 'production' || config.PUBLIC_BASE_URL !== undefined)
+  @IsDefined({ message: 'must be set in production' })
   @Matches(/^https?:\/\/[^\s?#]+[^/\s?#]$/, { message: 'must be an http(s) URL without a trailing slash' })
   PUBLIC_BASE_URL: string | undefined = undefined;
 }
@@ -172,10 +208,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const provided = Object.fromEntries(known.filter((key) => env[key] !== undefined && env[key] !== '').map((key) => [key, env[key]]));
   const config = plainToInstance(AppConfig, provided);
   const errors = validateSync(config, { forbidUnknownValues: true });
-  if (errors.length > 0) {
-    const lines = errors.map((error) => {
-      const got = provided[error.property] === undefined ? 'unset' : JSON.stringify(provided[error.property]);
-      return `  ${error.property}: ${Object.values(error.constraints ?? {}).join('; ')} (got ${got})`;
+  const problems = errors.map((error) => ({ property: error.property, messages: Object.values(error.constraints ?? {}) }));
+  if (problems.length === 0 && config.HTTP_REQUEST_TIMEOUT_MS < config.HTTP_HEADERS_TIMEOUT_MS) {
+    problems.push({ property: 'HTTP_REQUEST_TIMEOUT_MS', messages: ['must not be shorter than HTTP_HEADERS_TIMEOUT_MS'] });
+  }
+  if (problems.length > 0) {
+    const lines = problems.map(({ property, messages }) => {
+      const got = provided[property] === undefined ? 'unset' : JSON.stringify(provided[property]);
+      return `  ${property}: ${messages.join('; ')} (got ${got})`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }

@@ -36,3 +36,18 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * How PostgreSQL refused a value of a request, when it did: a data exception (SQLSTATE class
+ * 22: a character it cannot store, a number out of range) or an integrity constraint (class
+ * 23). Validation catches these first; the database's own checks are the last line, and a
+ * request that reaches them is still the client's error, never a 500.
+ */
+export function databaseRejection(error: unknown): 'invalid' | 'conflict' | undefined {
+  const driver = (error as { driverError?: unknown })?.driverError ?? error;
+  const code = (driver as { code?: unknown })?.code;
+  if (typeof code !== 'string' || code.length !== 5) return undefined;
+  if (code.startsWith('22')) return 'invalid';
+  if (code.startsWith('23')) return 'conflict';
+  return undefined;
+}

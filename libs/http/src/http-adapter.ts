@@ -2,13 +2,29 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AppConfig } from '#libs/config';
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { BodyError, parseJsonBody } from './json-body.js';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem.js';
 import { sendProblem, toProblem } from './problem.filter.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A host name or IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const UTF8 = /^utf-?8$/i;
 
-/** Fastify with the body limit, JSON bodies only, and request ids (the caller's X-Request-Id when sane, else a UUID). */
-export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'>): FastifyAdapter {
+type TimeoutSettings = Pick<
+  AppConfig,
+  'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_IDLE_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+>;
+
+/**
+ * Fastify as both apps use it: the body limit, the one JSON body parser (anything else is a
+ * 415), header checks, timeouts, request ids (the caller's X-Request-Id when sane, else a UUID),
+ * and problem+json even for what Node's HTTP parser refuses before Fastify sees a request.
+ */
+export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'> & TimeoutSettings): FastifyAdapter {
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Report links carry a signed token in the path.
@@ -20,11 +36,80 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'>): 
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // Host is checked by checkHeaders (a problem, not Node's bare 400).
+    http: { requireHostHeader: false, headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS },
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    clientErrorHandler: answerClientError,
   });
-  // JSON only: Fastify's own JSON parser (the app is created with `bodyParser: false`); anything else is a 415.
-  adapter.getInstance().removeContentTypeParser('text/plain');
+  const fastify = adapter.getInstance();
+  fastify.removeContentTypeParser(['application/json', 'text/plain']);
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !UTF8.test(charset))
+      return done(new BodyError(415, `Bodies are UTF-8 JSON; charset ${charset.slice(0, 20)} is not accepted`));
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+  fastify.addHook('onRequest', async (request, reply) => {
+    const problem = headerProblem(request);
+    if (problem) return sendProblem(reply, request, problem);
+  });
   return adapter;
 }
 
 /** Options for NestFactory.create / createNestApplication that go with createHttpAdapter. */
 export const HTTP_APP_OPTIONS = { bodyParser: false } as const;
+
+/** Exactly one valid Host (report links never use it, but a proxy might), and no encoding of the body but chunked transfer. */
+function headerProblem(request: FastifyRequest): ProblemDetails | undefined {
+  const raw = request.raw.rawHeaders;
+  const hosts = raw.filter((_, index) => index % 2 === 0 && raw[index]!.toLowerCase() === 'host').length;
+  const host = request.headers.host;
+  if (hosts !== 1 || host === undefined || !HOST.test(host)) return badRequest('The request needs exactly one valid Host header');
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return {
+      type: 'about:blank',
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: 'Request bodies are not accepted with a Content-Encoding',
+    };
+  }
+  const transfer = request.headers['transfer-encoding'];
+  if (transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked') {
+    return { type: 'about:blank', title: 'Unsupported Media Type', status: 415, detail: 'Only the chunked transfer encoding is accepted' };
+  }
+  return undefined;
+}
+
+function badRequest(detail: string): ProblemDetails {
+  return { type: 'about:blank', title: 'Bad Request', status: 400, detail };
+}
+
+/**
+ * What Node's HTTP parser refuses (malformed requests, headers too large, requests too slow)
+ * never reaches Fastify; it is answered here, as problem+json, and the connection closed.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const requestId = randomUUID();
+  const detail = {
+    408: 'The request was not received in time',
+    431: 'The request headers are too large',
+    400: 'The request is not valid HTTP',
+  }[status];
+  const body = JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status], status, detail, instance: '/', request_id: requestId });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

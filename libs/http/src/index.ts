@@ -5,3 +5,5 @@ export * from './problem.filter.js';
 export * from './problem.js';
 export * from './slug-list-names.interceptor.js';
 export * from './validation.js';
+export * from './json-body.js';
+export * from './validators.js';

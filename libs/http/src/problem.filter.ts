@@ -17,9 +17,10 @@ import {
   UnknownSegmentsError,
   type SlugPosition,
 } from '#libs/common';
-import { isDatabaseUnavailable } from '#libs/database';
+import { databaseRejection, isDatabaseUnavailable } from '#libs/database';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { BodyError } from './json-body.js';
 import { PROBLEM_CONTENT_TYPE, ProblemException, validationProblem, type ProblemDetails } from './problem.js';
 
 /** Request field names of a membership change's two slug lists, per API shape (`add_segments` in the original API). */
@@ -64,11 +65,20 @@ export class ProblemFilter implements ExceptionFilter {
 export function toProblem(exception: unknown, slugLists: SlugListNames = SLUG_LISTS): ProblemDetails {
   if (exception instanceof ProblemException) return exception.problem;
   if (exception instanceof DomainError) return domainProblem(exception, slugLists);
+  if (exception instanceof BodyError) {
+    return exception.errors
+      ? { ...validationProblem(exception.errors), detail: exception.message }
+      : plainProblem(exception.status, exception.message);
+  }
   if (exception instanceof HttpException) return plainProblem(exception.getStatus(), httpDetail(exception));
   // Fastify's own request errors (FST_ERR_*): malformed JSON, body too large, unsupported media type, long URLs.
   const status = (exception as { statusCode?: unknown }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return plainProblem(status, (exception as Error).message);
   if (isDatabaseUnavailable(exception)) return domainProblem(new DependencyUnavailableError('database'), slugLists);
+  const rejection = databaseRejection(exception);
+  if (rejection === 'invalid') return plainProblem(400, 'A value of the request cannot be stored');
+  if (rejection === 'conflict')
+    return { type: 'conflict', title: 'Conflict', status: 409, detail: 'The request conflicts with stored data' };
   return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
 }
 

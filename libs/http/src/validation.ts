@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { ProblemException, type ProblemFieldError } from './problem.js';
 
 /**
@@ -24,6 +24,31 @@ class DtoValidationPipe extends ValidationPipe {
   protected override transformPrimitive(value: unknown): unknown {
     return value;
   }
+
+  /** An absent body is an empty one (its required fields are then named as missing). */
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const plain = value === undefined && metadata.type === 'body' ? {} : value;
+    const converted: unknown = await super.transform(plain, metadata);
+    if (metadata.type !== 'custom' && converted !== plain) {
+      const dropped = droppedFields(plain, converted, '');
+      if (dropped.length > 0) throw ProblemException.validation(dropped.map((field) => ({ field, message: 'is not accepted' })));
+    }
+    return converted;
+  }
+}
+
+/**
+ * Fields of the request that conversion to the DTO dropped silently: class-transformer skips
+ * keys that name a method every object has (`constructor`, `toString`, …), so whitelisting
+ * never sees them. Every field sent must be a field of the DTO; these are unknown fields too.
+ */
+function droppedFields(plain: unknown, converted: unknown, path: string): string[] {
+  if (plain === null || typeof plain !== 'object' || converted === null || typeof converted !== 'object') return [];
+  return Object.keys(plain).flatMap((key) => {
+    const field = Array.isArray(plain) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (!Object.hasOwn(converted, key)) return [field];
+    return droppedFields((plain as Record<string, unknown>)[key], (converted as Record<string, unknown>)[key], field);
+  });
 }
 
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ProblemFieldError[] {

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentCaller, RequireScope } from '#libs/auth';
 import type { Caller } from '#libs/common';
@@ -7,7 +7,6 @@ import { MembershipsService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
 import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
-import type { FastifyRequest } from 'fastify';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
 import { reportUrl } from '../reports/report-url.js';
 import { EmptyBodyPipe, ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
@@ -95,11 +94,15 @@ export class CompatController {
   @ApiProblems(413, 422)
   @SlugListFields({ add: 'add_segments', remove: 'delete_segments' })
   async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto, @CurrentCaller() caller: Caller): Promise<CompatChangeResultDto> {
-    const result = await this.memberships.changeUserSegments(body.user_id, {
-      add: (body.add_segments ?? []).map((slug) => ({ slug })),
-      remove: body.delete_segments ?? [],
-      ttlSeconds: body.ttl,
-    }, caller);
+    const result = await this.memberships.changeUserSegments(
+      body.user_id,
+      {
+        add: (body.add_segments ?? []).map((slug) => ({ slug })),
+        remove: body.delete_segments ?? [],
+        ttlSeconds: body.ttl,
+      },
+      caller,
+    );
     return { segments_added: result.added.length, segments_deleted: result.removed.length };
   }
 
@@ -135,9 +138,8 @@ export class CompatController {
   async historyReport(
     @Param('user_id', ParseUserIdPipe) userId: number,
     @Query() query: ReportMonthQueryDto,
-    @Req() request: FastifyRequest,
   ): Promise<CompatReportLinkDto> {
     const token = await this.reports.issue({ year: query.year, month: query.month, userId, format: 'legacy' });
-    return { report_link: reportUrl(request, this.config, token) };
+    return { report_link: reportUrl(this.config, token) };
   }
 }

@@ -34,9 +34,8 @@ export class ParseUuidPipe implements PipeTransform<string, string> {
 @Injectable()
 export class EmptyBodyPipe implements PipeTransform<unknown, undefined> {
   transform(value: unknown): undefined {
-    if (value === undefined || value === null) return undefined;
-    if (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0) return undefined;
-    const fields = typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : ['body'];
+    if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0)) return undefined;
+    const fields = typeof value === 'object' && value !== null ? Object.keys(value) : ['body'];
     throw ProblemException.validation(fields.map((field) => ({ field, message: 'is not accepted: this route takes no body' })));
   }
 }

@@ -1,9 +1,8 @@
-import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Public, RequireScope } from '#libs/auth';
 import { ApiProblems } from '#libs/http';
 import { ReportsService } from '#libs/reports';
-import type { FastifyRequest } from 'fastify';
 import { ReportLinkDto, ReportQueryDto } from './dto/report.dto.js';
 import { REPORT_DOWNLOAD_PATH, reportUrl } from './report-url.js';
 import { AppConfig } from '#libs/config';
@@ -25,9 +24,9 @@ export class ReportsController {
   })
   @ApiOkResponse({ type: ReportLinkDto })
   @ApiProblems()
-  async link(@Query() query: ReportQueryDto, @Req() request: FastifyRequest): Promise<ReportLinkDto> {
+  async link(@Query() query: ReportQueryDto): Promise<ReportLinkDto> {
     const token = await this.reports.issue({ year: query.year, month: query.month, userId: query.user_id, format: 'csv' });
-    return { report_url: reportUrl(request, this.config, token) };
+    return { report_url: reportUrl(this.config, token) };
   }
 
   @Get(':token')

@@ -32,10 +32,7 @@ export class SegmentsController {
   @ApiCreatedResponse({ type: SegmentDto })
   @ApiProblems(409)
   async create(@Body() body: CreateSegmentDto, @CurrentCaller() caller: Caller): Promise<SegmentDto> {
-    const segment = await this.segments.create(
-      { slug: body.slug, description: body.description, autoPercent: body.auto_percent },
-      caller,
-    );
+    const segment = await this.segments.create({ slug: body.slug, description: body.description, autoPercent: body.auto_percent }, caller);
     return SegmentDto.from(segment);
   }
 

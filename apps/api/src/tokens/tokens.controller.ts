@@ -27,12 +27,23 @@ export class TokensController {
       scopes: body.scopes,
       expiresAt: body.expires_at === undefined ? undefined : new Date(body.expires_at),
     });
-    return { id: token.id, name: token.name, scopes: token.scopes, token: secret, created_at: token.createdAt, expires_at: token.expiresAt };
+    return {
+      id: token.id,
+      name: token.name,
+      scopes: token.scopes,
+      token: secret,
+      created_at: token.createdAt,
+      expires_at: token.expiresAt,
+    };
   }
 
   @Get()
   @RequireScope('admin')
-  @ApiOperation({ operationId: 'listTokens', summary: 'List API tokens', description: 'Every token without its secret, in creation order.' })
+  @ApiOperation({
+    operationId: 'listTokens',
+    summary: 'List API tokens',
+    description: 'Every token without its secret, in creation order.',
+  })
   @ApiOkResponse({ type: TokenPageDto })
   @ApiProblems()
   async list(@Query() query: PageQueryDto): Promise<TokenPageDto> {

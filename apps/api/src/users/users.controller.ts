@@ -71,15 +71,19 @@ export class UsersController {
     @Body() body: ChangeUserSegmentsDto,
     @CurrentCaller() caller: Caller,
   ): Promise<ChangeUserSegmentsResultDto> {
-    const result = await this.memberships.changeUserSegments(userId, {
-      add: (body.add ?? []).map((item) => ({
-        slug: item.slug,
-        ttlSeconds: item.ttl_seconds,
-        expiresAt: item.expires_at === undefined ? undefined : new Date(item.expires_at),
-      })),
-      remove: body.remove ?? [],
-      ttlSeconds: body.ttl_seconds,
-    }, caller);
+    const result = await this.memberships.changeUserSegments(
+      userId,
+      {
+        add: (body.add ?? []).map((item) => ({
+          slug: item.slug,
+          ttlSeconds: item.ttl_seconds,
+          expiresAt: item.expires_at === undefined ? undefined : new Date(item.expires_at),
+        })),
+        remove: body.remove ?? [],
+        ttlSeconds: body.ttl_seconds,
+      },
+      caller,
+    );
     return ChangeUserSegmentsResultDto.from(result);
   }
 }

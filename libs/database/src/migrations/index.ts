@@ -2,6 +2,13 @@ import { InitialSchema1764200000000 } from './1764200000000-initial-schema.js';
 import { MembershipHistory1764300000000 } from './1764300000000-membership-history.js';
 import { RolloutsAndPurge1764400000000 } from './1764400000000-rollouts-and-purge.js';
 import { ApiTokensAndAudit1764500000000 } from './1764500000000-api-tokens-and-audit.js';
+import { HostileInput1764600000000 } from './1764600000000-hostile-input.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
-export const migrations = [InitialSchema1764200000000, MembershipHistory1764300000000, RolloutsAndPurge1764400000000, ApiTokensAndAudit1764500000000];
+export const migrations = [
+  InitialSchema1764200000000,
+  MembershipHistory1764300000000,
+  RolloutsAndPurge1764400000000,
+  ApiTokensAndAudit1764500000000,
+  HostileInput1764600000000,
+];

@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
-import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsPercent, Optional } from '#libs/http';
+import { ArrayMaxSize, IsArray, IsInt, IsString, Matches, Max, Min } from 'class-validator';
 import { MAX_SLUGS_PER_REQUEST } from '../../users/dto/user-request.dto.js';
 
 @ApiSchema({ name: 'CompatSlug' })
@@ -16,10 +17,8 @@ export class CompatSlugDto {
 @ApiSchema({ name: 'CompatCreateSegment' })
 export class CompatCreateSegmentDto extends CompatSlugDto {
   @ApiPropertyOptional({ minimum: 0, maximum: 100, example: 30, description: 'Share of users given the segment automatically' })
-  @IsOptional()
-  @IsNumber({ maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(100)
+  @Optional()
+  @IsPercent()
   user_percent?: number;
 }
 
@@ -32,7 +31,7 @@ export class CompatChangeUserSegmentsDto {
   user_id: number;
 
   @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_VOICE_MESSAGES'] })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
   @IsString({ each: true })
@@ -40,7 +39,7 @@ export class CompatChangeUserSegmentsDto {
   add_segments?: string[];
 
   @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_DISCOUNT_50'] })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
   @IsString({ each: true })
@@ -54,7 +53,7 @@ export class CompatChangeUserSegmentsDto {
     example: 86400,
     description: 'Time-to-live of the added segments, in seconds',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_TTL_SECONDS)

@@ -1,17 +1,17 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import type { HistoryEntry } from '#libs/history';
-import { IsISO8601, IsOptional } from 'class-validator';
+import { IsInstant, Optional } from '#libs/http';
 import { PageQueryDto } from '../../http/page.dto.js';
 
 export class HistoryQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'date-time', example: '2026-11-01T00:00:00Z', description: 'Entries at or after this instant' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @Optional()
+  @IsInstant()
   from?: string;
 
   @ApiPropertyOptional({ format: 'date-time', example: '2026-12-01T00:00:00Z', description: 'Entries before this instant' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
+  @Optional()
+  @IsInstant()
   to?: string;
 }
 

@@ -1,18 +1,18 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { MAX_USER_ID } from '#libs/users';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { Optional, QueryInteger } from '#libs/http';
+import { IsInt, Max, Min } from 'class-validator';
 
 export class ReportMonthQueryDto {
   @ApiProperty({ type: 'integer', minimum: 1970, maximum: 9999, example: 2026 })
-  @Type(() => Number)
+  @QueryInteger()
   @IsInt()
   @Min(1970)
   @Max(9999)
   year: number;
 
   @ApiProperty({ type: 'integer', minimum: 1, maximum: 12, example: 11 })
-  @Type(() => Number)
+  @QueryInteger()
   @IsInt()
   @Min(1)
   @Max(12)
@@ -21,8 +21,8 @@ export class ReportMonthQueryDto {
 
 export class ReportQueryDto extends ReportMonthQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_USER_ID, example: 1000, description: 'Only this user’s changes' })
-  @IsOptional()
-  @Type(() => Number)
+  @Optional()
+  @QueryInteger()
   @IsInt()
   @Min(1)
   @Max(MAX_USER_ID)

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType, ApiSchema } from '@nestjs/swagger';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
-import { IsNumber, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsPercent } from '#libs/http';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 
 @ApiSchema({ name: 'CreateSegment' })
 export class CreateSegmentDto {
@@ -24,9 +25,7 @@ export class CreateSegmentDto {
     description: 'Give the segment automatically to this share of users (up to two decimals); null for a manual-only segment',
   })
   @IsOptional()
-  @IsNumber({ maxDecimalPlaces: 2, allowNaN: false, allowInfinity: false })
-  @Min(0)
-  @Max(100)
+  @IsPercent()
   auto_percent?: number | null;
 }
 

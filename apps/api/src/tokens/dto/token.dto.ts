@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { SCOPES, type ApiToken, type Scope } from '#libs/auth';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Matches, ValidateIf } from 'class-validator';
-import { IsFutureInstant } from '../../http/validators.js';
+import { IsInstant, Optional } from '#libs/http';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Matches } from 'class-validator';
 
 @ApiSchema({ name: 'CreateToken' })
 export class CreateTokenDto {
@@ -25,8 +25,8 @@ export class CreateTokenDto {
   scopes: Scope[];
 
   @ApiPropertyOptional({ format: 'date-time', example: '2027-06-01T00:00:00Z', description: 'The token stops working at this instant' })
-  @ValidateIf((token: CreateTokenDto) => token.expires_at !== undefined)
-  @IsFutureInstant(MAX_TTL_SECONDS)
+  @Optional()
+  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
   expires_at?: string;
 }
 

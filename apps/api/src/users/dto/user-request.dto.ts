@@ -3,8 +3,8 @@ import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 import { plainToInstance, Transform, Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
-import { IsAbsentWith, IsFutureInstant } from '../../http/validators.js';
+import { IsAbsentWith, IsInstant, Optional } from '#libs/http';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
 
 /** Most slugs one request may add or remove. */
 export const MAX_SLUGS_PER_REQUEST = 1000;
@@ -19,7 +19,7 @@ export class RegisterUserDto {
     example: 1000,
     description: 'Your own id for the user; omit it to get a new one',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_USER_ID)
@@ -52,7 +52,7 @@ export class AddSegmentItemDto {
     example: 86400,
     description: 'Membership lasts this many seconds',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_TTL_SECONDS)
@@ -63,8 +63,8 @@ export class AddSegmentItemDto {
     example: '2030-01-31T12:00:00Z',
     description: 'Membership lasts until this instant (at most ten years ahead)',
   })
-  @IsOptional()
-  @IsFutureInstant(MAX_TTL_SECONDS)
+  @Optional()
+  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
   @IsAbsentWith('ttl_seconds')
   expires_at?: string;
 }
@@ -85,7 +85,7 @@ export class ChangeUserSegmentsDto {
     example: ['AVITO_VOICE_MESSAGES', { slug: 'AVITO_DISCOUNT_30', ttl_seconds: 86400 }],
     description: 'Segments to add: slugs, or items with their own expiry',
   })
-  @IsOptional()
+  @Optional()
   @Transform(slugsToItems)
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
@@ -99,7 +99,7 @@ export class ChangeUserSegmentsDto {
     example: ['AVITO_DISCOUNT_50'],
     description: 'Segments to remove',
   })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
   @IsString({ each: true })
@@ -113,7 +113,7 @@ export class ChangeUserSegmentsDto {
     example: 3600,
     description: 'Default time-to-live of the added segments, in seconds',
   })
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(MAX_TTL_SECONDS)
