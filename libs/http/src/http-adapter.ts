@@ -37,7 +37,8 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'> & 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     // Host is checked by checkHeaders (a problem, not Node's bare 400).
-    http: { requireHostHeader: false, headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS },
+    // Node enforces the header and request timeouts when it checks connections: every second, not every 30 s.
+    http: { requireHostHeader: false, headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     connectionTimeout: config.HTTP_IDLE_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,

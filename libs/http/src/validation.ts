@@ -25,6 +25,13 @@ class DtoValidationPipe extends ValidationPipe {
     return value;
   }
 
+  /**
+   * Nest deletes `__proto__` and `constructor` keys before converting, which would hide them
+   * from the unknown-field check below: the body parser has refused `__proto__` already, and
+   * class-transformer never assigns `constructor`, so they are reported instead of removed.
+   */
+  protected override stripProtoKeys(): void {}
+
   /** An absent body is an empty one (its required fields are then named as missing). */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const plain = value === undefined && metadata.type === 'body' ? {} : value;

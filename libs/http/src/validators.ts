@@ -51,11 +51,7 @@ export function IsPercent(options?: ValidationOptions): PropertyDecorator {
       options,
       validator: {
         validate: (value: unknown) =>
-          typeof value === 'number' &&
-          Number.isFinite(value) &&
-          value >= 0 &&
-          value <= 100 &&
-          Math.abs(Math.round(value * 100) - value * 100) < 1e-6,
+          typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100 && Number(value.toFixed(2)) === value,
         defaultMessage: (args?: ValidationArguments) => `${args?.property} must be a number from 0 to 100 with at most two decimals`,
       },
     });

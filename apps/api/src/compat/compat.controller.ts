@@ -9,7 +9,7 @@ import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
 import { ReportMonthQueryDto } from '../reports/dto/report.dto.js';
 import { reportUrl } from '../reports/report-url.js';
-import { EmptyBodyPipe, ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
+import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import {
   CompatChangeResultDto,
   CompatChangeUserSegmentsDto,
@@ -46,7 +46,7 @@ export class CompatController {
   })
   @ApiCreatedResponse({ type: CompatUserIdDto })
   @ApiProblems(503)
-  async createUser(@Body(EmptyBodyPipe) _body: unknown): Promise<CompatUserIdDto> {
+  async createUser(): Promise<CompatUserIdDto> {
     return { user_id: await this.memberships.registerNewUser() };
   }
 

@@ -30,16 +30,6 @@ export class ParseUuidPipe implements PipeTransform<string, string> {
   }
 }
 
-/** For routes that take no body: any field sent is rejected rather than silently ignored. */
-@Injectable()
-export class EmptyBodyPipe implements PipeTransform<unknown, undefined> {
-  transform(value: unknown): undefined {
-    if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0)) return undefined;
-    const fields = typeof value === 'object' && value !== null ? Object.keys(value) : ['body'];
-    throw ProblemException.validation(fields.map((field) => ({ field, message: 'is not accepted: this route takes no body' })));
-  }
-}
-
 /** Documents the `user_id` path parameter as the integer it is. */
 export function ApiUserIdParam(): MethodDecorator {
   return applyDecorators(ApiParam({ name: 'user_id', schema: { type: 'integer', minimum: 1, maximum: MAX_USER_ID }, example: 1000 }));

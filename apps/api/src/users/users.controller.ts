@@ -66,6 +66,7 @@ export class UsersController {
   })
   @ApiOkResponse({ type: ChangeUserSegmentsResultDto })
   @ApiProblems(413, 422)
+  @ApiUserIdParam()
   async change(
     @Param('user_id', ParseUserIdPipe) userId: number,
     @Body() body: ChangeUserSegmentsDto,
