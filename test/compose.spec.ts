@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText, { merge: true }) as {
+  services: Record<string, { image?: string; build?: unknown; pull_policy?: string; ports?: string[] }>;
+};
+
+/** `docker compose` (v2) or Debian's `docker-compose`, whichever this machine has; undefined when neither. */
+function composeCli(): string[] | undefined {
+  for (const command of [['docker', 'compose'], ['docker-compose']]) {
+    try {
+      execFileSync(command[0]!, [...command.slice(1), 'version'], { stdio: 'ignore' });
+      return command;
+    } catch {
+      // try the next one
+    }
+  }
+  return undefined;
+}
+
+/** The README's part about the compose stack: from the first command to the Test-it command. */
+const readmeCompose = (() => {
+  const readme = read('README.md');
+  return readme.slice(readme.indexOf('**Run it**'), readme.indexOf('## Examples'));
+})();
+
+/** What can be checked of docker-compose.yml without a Docker engine (`npm run test:compose` checks the rest on one). */
+describe('compose file', () => {
+  const cli = composeCli();
+
+  it.skipIf(!cli)('parses and validates (docker compose config)', () => {
+    execFileSync(cli![0]!, [...cli!.slice(1), '-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: new URL('..', import.meta.url) });
+  });
+
+  it('builds the service image once and never pulls it from a registry', () => {
+    const local = Object.entries(compose.services).filter(([, service]) => service.image === 'segmentation-service:local');
+    expect(local.map(([name]) => name).sort()).toEqual(['api', 'worker']);
+    for (const [name, service] of local) {
+      expect(service.build !== undefined ? service.pull_policy : 'never', name).toBe(service.build !== undefined ? 'build' : 'never');
+    }
+    expect(local.filter(([, service]) => service.build !== undefined)).toHaveLength(1);
+  });
+
+  it('publishes every port the README names, and has every variable the README names', () => {
+    const published = Object.values(compose.services).flatMap((service) =>
+      (service.ports ?? []).map((mapping) => /:-(\d+)\}:\d+$/.exec(mapping)?.[1] ?? mapping.split(':')[0]),
+    );
+    const ports = [...readmeCompose.matchAll(/localhost:(\d+)/g)].map((match) => match[1]);
+    expect(ports.length).toBeGreaterThanOrEqual(3);
+    for (const port of ports) expect(published, `port ${port}`).toContain(port);
+    const variables = [...new Set([...readmeCompose.matchAll(/`([A-Z][A-Z0-9_]{2,})`/g)].map((match) => match[1]!))];
+    expect(variables.length).toBeGreaterThanOrEqual(8);
+    for (const variable of variables) expect(composeText, variable).toContain(variable);
+  });
+
+  it('has a smoke script that refuses to pass without an engine', () => {
+    const script = read('scripts/compose-smoke.sh');
+    expect(script).toContain('NO_ENGINE=3');
+    expect(JSON.parse(read('package.json')).scripts['test:compose']).toBe('bash scripts/compose-smoke.sh');
+  });
+});
