@@ -78,7 +78,7 @@ export async function startCluster(env: NodeJS.ProcessEnv, logDir: string): Prom
   const make = async (name: string, kind: 'api' | 'worker') => {
     const port = await freePort();
     const script = kind === 'api' ? 'dist/apps/api/src/main.js' : 'dist/apps/worker/src/main.js';
-    const portEnv = kind === 'api' ? { PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}` } : { WORKER_PORT: String(port) };
+    const portEnv = kind === 'api' ? { PORT: String(port) } : { WORKER_PORT: String(port) };
     return new ServiceProcess(name, script, port, { ...env, ...portEnv }, join(logDir, `${name}.log`));
   };
   const apis = [await make('api-1', 'api'), await make('api-2', 'api')];

@@ -127,6 +127,7 @@ describe('faults', () => {
         REDIS_PREFIX: 'faults',
         REPORT_LINK_SECRET: 'fault-suite-report-link-secret-0123456789',
         AUTH_BOOTSTRAP_TOKEN: BOOTSTRAP_TOKEN,
+        PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
         LOG_LEVEL: 'info',
         JOB_BATCH_SIZE: '100',
         EXPIRY_SWEEP_INTERVAL_MS: '500',

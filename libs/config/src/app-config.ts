@@ -112,6 +112,20 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
+  /** Membership write transactions running at once per process (each batches the requests that arrived meanwhile). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  WRITE_BATCH_CONCURRENCY = 4;
+
+  /** Most requests applied together in one membership write transaction. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  WRITE_BATCH_MAX_SIZE = 256;
+
   /** Rows per transaction of background jobs (rollout chunks, purge and expiry batches). */
   @Transform(toInt)
   @IsInt()

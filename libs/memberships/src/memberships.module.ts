@@ -5,7 +5,7 @@ import { UsersModule } from '#libs/users';
 import { MembershipExpiryService } from './membership-expiry.service.js';
 import { MembershipRolloutService } from './membership-rollout.service.js';
 import { MembershipsRepository } from './memberships.repository.js';
-import { MembershipsService } from './memberships.service.js';
+import { MembershipsService, writeBatchSizeProvider } from './memberships.service.js';
 import { SegmentPurgeService } from './segment-purge.service.js';
 
 /**
@@ -15,7 +15,14 @@ import { SegmentPurgeService } from './segment-purge.service.js';
  */
 @Module({
   imports: [UsersModule, SegmentsModule, HistoryModule],
-  providers: [MembershipsService, MembershipsRepository, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
+  providers: [
+    MembershipsService,
+    MembershipsRepository,
+    MembershipRolloutService,
+    MembershipExpiryService,
+    SegmentPurgeService,
+    writeBatchSizeProvider,
+  ],
   exports: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
 })
 export class MembershipsModule {}

@@ -1,10 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { cursorInteger, decodeCursor, UnknownSegmentsError, type Caller } from '#libs/common';
+import { InjectMetric, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { cursorInteger, decodeCursor, IdAllocationError, UnknownSegmentsError, type Caller } from '#libs/common';
+import { AppConfig } from '#libs/config';
 import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
 import { UsersRepository, UsersService } from '#libs/users';
 import DataLoader from 'dataloader';
+import type { Histogram } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import { assertDistinctSlugs, expiryOf, sortSlugs, unknownSlugs } from './membership.rules.js';
 import { MembershipsRepository, type ManualAdd, type MembershipKey } from './memberships.repository.js';
@@ -15,6 +18,17 @@ import type {
   SegmentMember,
   UserSegment,
 } from './memberships.types.js';
+import { WriteBatcher } from './write-batcher.js';
+
+export const WRITE_BATCH_SIZE = 'membership_write_batch_size';
+export const writeBatchSizeProvider = makeHistogramProvider({
+  name: WRITE_BATCH_SIZE,
+  help: 'Requests applied together in one membership write transaction',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+});
+
+/** How often a new id may turn out taken by a caller-chosen one before allocation gives up. */
+const ALLOCATION_ATTEMPTS = 5;
 
 /** Position in a segment's member list (by user id), as a cursor holds it. */
 export const memberCursorKey = (member: SegmentMember): [number] => [member.userId];
@@ -31,20 +45,31 @@ type UserWriteOutcome = { created: boolean; result?: MembershipChangeResult } | 
 
 /**
  * The one write path of memberships on request (the bulk paths — rollouts, expiry, purge —
- * are its sibling services, over the same repository). A write runs in one transaction that
- * first locks its users' rows (registering new users), so the writes of one user are
- * serialised and cannot deadlock; every statement reports only the rows it really changed,
- * and the repository records exactly those in history.
+ * are its sibling services, over the same repository). Writes that arrive together (distinct
+ * users) are applied together by one transaction of set-based statements (see WriteBatcher);
+ * a single write is a batch of one. The transaction first locks its users' rows (registering
+ * new users), so the writes of one user are serialised and cannot deadlock; every statement
+ * reports only the rows it really changed, and the repository records exactly those in history.
  */
 @Injectable()
 export class MembershipsService {
+  private readonly batcher: WriteBatcher<UserWrite, UserWriteOutcome>;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly memberships: MembershipsRepository,
     private readonly segments: SegmentsRepository,
     private readonly users: UsersRepository,
     private readonly userService: UsersService,
-  ) {}
+    config: AppConfig,
+    @InjectMetric(WRITE_BATCH_SIZE) batchSizes: Histogram,
+  ) {
+    this.batcher = new WriteBatcher((writes) => this.dataSource.transaction((manager) => this.write(manager, writes)), {
+      concurrency: config.WRITE_BATCH_CONCURRENCY,
+      maxSize: config.WRITE_BATCH_MAX_SIZE,
+      onBatch: (size) => batchSizes.observe(size),
+    });
+  }
 
   /**
    * Adds and removes segments of one user atomically: when any slug is unknown nothing is
@@ -53,15 +78,15 @@ export class MembershipsService {
    */
   async changeUserSegments(userId: number, change: MembershipChangeRequest, caller: Caller): Promise<MembershipChangeResult> {
     assertDistinctSlugs(change);
-    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId, change, actor: caller.actor }]));
-    if ('error' in outcome!) throw outcome.error;
-    return outcome!.result!;
+    const outcome = await this.batcher.submit({ userId, change, actor: caller.actor });
+    if ('error' in outcome) throw outcome.error;
+    return outcome.result!;
   }
 
   /** Registers one user (with its automatic segments); returns true when the user is new. */
   async registerUser(userId: number): Promise<boolean> {
-    const [outcome] = await this.dataSource.transaction((manager) => this.write(manager, [{ userId, actor: AUTOMATIC_ACTOR }]));
-    return 'created' in outcome! && outcome.created;
+    const outcome = await this.batcher.submit({ userId, actor: AUTOMATIC_ACTOR });
+    return 'created' in outcome && outcome.created;
   }
 
   /** Registers the ids that are new, giving each the automatic segments its buckets qualify for. */
@@ -74,13 +99,18 @@ export class MembershipsService {
     return { created: created.length, existing: new Set(userIds).size - created.length };
   }
 
-  /** Registers a user under a new id that no known user has. */
+  /**
+   * Registers a user under a new id that no known user has: the allocator's next id, registered
+   * through the same write path; when a caller registered that id meanwhile, the allocator moves
+   * to the next free id and tries again.
+   */
   async registerNewUser(): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
-      const userId = await this.userService.allocate(manager);
-      await this.memberships.assignAuto(manager, [userId], await this.segments.lockAutoSegments(manager));
-      return userId;
-    });
+    for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
+      const candidate = await this.userService.nextId();
+      if (await this.registerUser(candidate)) return candidate;
+      await this.userService.skipTaken(candidate);
+    }
+    throw new IdAllocationError();
   }
 
   /** The user's live segments, sorted by slug; empty for a user the service never saw. */
@@ -124,15 +154,15 @@ export class MembershipsService {
         writes.map((write) => write.userId),
       ),
     );
-    const slugs = [
-      ...new Set(writes.flatMap((write) => (write.change ? [...write.change.add.map((add) => add.slug), ...write.change.remove] : []))),
-    ];
-    const segments = await this.segments.resolveActive(manager, slugs);
-    const errors = writes.map((write) => {
-      const unknown = write.change ? unknownSlugs(write.change, segments) : [];
-      return unknown.length > 0 ? new UnknownSegmentsError(unknown) : undefined;
-    });
-    const accepted = writes.filter((_, index) => errors[index] === undefined);
+    const changes = writes.filter((write) => write.change);
+    const slugs = new Set(changes.flatMap(({ change }) => [...change!.add.map((add) => add.slug), ...change!.remove]));
+    const segments = await this.segments.resolveActive(manager, [...slugs]);
+    const errors = new Map<number, UnknownSegmentsError>();
+    for (const { userId, change } of changes) {
+      const unknown = unknownSlugs(change!, segments);
+      if (unknown.length > 0) errors.set(userId, new UnknownSegmentsError(unknown));
+    }
+    const accepted = writes.filter((write) => !errors.has(write.userId));
     const created = new Set(
       await this.userService.register(
         manager,
@@ -140,37 +170,39 @@ export class MembershipsService {
       ),
     );
 
+    const applied = accepted.filter((write) => write.change);
     const slugOf = new Map([...segments.values()].map((segment) => [segment.id, segment.slug]));
     const idOf = (slug: string) => segments.get(slug)!.id;
-    const changes = accepted.filter((write) => write.change);
-    const actors = new Map(changes.map((write) => [write.userId, write.actor]));
+    const actors = new Map(applied.map((write) => [write.userId, write.actor]));
     const actorOf = (userId: number) => actors.get(userId)!;
-    const removals: MembershipKey[] = changes.flatMap(({ userId, change }) =>
-      change!.remove.map((slug) => ({ userId, segmentId: idOf(slug) })),
-    );
-    const touched: MembershipKey[] = changes.flatMap(({ userId, change }) =>
-      [...change!.add.map((add) => add.slug), ...change!.remove].map((slug) => ({ userId, segmentId: idOf(slug) })),
-    );
-    const adds: ManualAdd[] = changes.flatMap(({ userId, change }) =>
-      change!.add.map((add) => ({ userId, segmentId: idOf(add.slug), ...expiryOf(add, change!.ttlSeconds) })),
-    );
-    const removedRows =
+    const removals: MembershipKey[] = [];
+    const touched: MembershipKey[] = [];
+    const adds: ManualAdd[] = [];
+    for (const { userId, change } of applied) {
+      for (const slug of change!.remove) removals.push({ userId, segmentId: idOf(slug) });
+      for (const add of change!.add) adds.push({ userId, segmentId: idOf(add.slug), ...expiryOf(add, change!.ttlSeconds) });
+      for (const slug of [...change!.add.map((add) => add.slug), ...change!.remove]) touched.push({ userId, segmentId: idOf(slug) });
+    }
+    const removed =
       touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual', actorOf) : [];
     const added = adds.length > 0 ? await this.memberships.upsertManual(manager, adds, slugOf, actorOf) : [];
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));
     const current =
-      changes.length > 0
+      applied.length > 0
         ? await this.memberships.usersSegments(
             manager,
-            changes.map((write) => write.userId),
+            applied.map((write) => write.userId),
           )
         : new Map();
 
-    const slugsOf = (keys: MembershipKey[], userId: number) =>
-      sortSlugs(keys.filter((key) => key.userId === userId).map((key) => slugOf.get(key.segmentId)!));
-    return writes.map((write, index) => {
-      const error = errors[index];
+    const addedBy = groupSlugs(added, slugOf);
+    const removedBy = groupSlugs(
+      removed.filter((row) => !row.expired),
+      slugOf,
+    );
+    return writes.map((write) => {
+      const error = errors.get(write.userId);
       if (error) return { error };
       const outcome = { created: created.has(write.userId) };
       if (!write.change) return outcome;
@@ -178,14 +210,22 @@ export class MembershipsService {
         ...outcome,
         result: {
           userId: write.userId,
-          added: slugsOf(added, write.userId),
-          removed: slugsOf(
-            removedRows.filter((row) => !row.expired),
-            write.userId,
-          ),
+          added: sortSlugs(addedBy.get(write.userId) ?? []),
+          removed: sortSlugs(removedBy.get(write.userId) ?? []),
           segments: current.get(write.userId) ?? [],
         },
       };
     });
   }
+}
+
+/** The slugs of `keys` by user. */
+function groupSlugs(keys: readonly MembershipKey[], slugOf: ReadonlyMap<number, string>): Map<number, string[]> {
+  const byUser = new Map<number, string[]>();
+  for (const { userId, segmentId } of keys) {
+    const slugs = byUser.get(userId);
+    if (slugs) slugs.push(slugOf.get(segmentId)!);
+    else byUser.set(userId, [slugOf.get(segmentId)!]);
+  }
+  return byUser;
 }

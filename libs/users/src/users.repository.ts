@@ -21,8 +21,6 @@ const COUNT = 'SELECT count(*) AS count FROM users';
 
 const NEXT_ALLOCATED = `SELECT nextval('users_allocated_id_seq') AS id`;
 
-const INSERT_ONE = 'INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id';
-
 /**
  * The first id at or after $1 that no user has (the sequence meets a run of caller-chosen ids):
  * the gap after the first registered id, walking the primary key; null when none is left below the maximum.
@@ -68,11 +66,6 @@ export class UsersRepository {
   async nextAllocatedId(manager: EntityManager): Promise<number> {
     const [row] = await queryRows<{ id: number }>(manager, NEXT_ALLOCATED);
     return row!.id;
-  }
-
-  /** Registers `userId` when no user has it; false when taken. */
-  async insertOne(manager: EntityManager, userId: number): Promise<boolean> {
-    return (await queryRows(manager, INSERT_ONE, [userId])).length > 0;
   }
 
   async firstFreeFrom(manager: EntityManager, userId: number): Promise<number | null> {

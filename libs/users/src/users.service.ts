@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { IdAllocationError } from '#libs/common';
-import type { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { UsersRepository } from './users.repository.js';
-
-/** How often allocation may meet a caller-chosen id before giving up (each miss jumps to the next free id). */
-const ALLOCATION_ATTEMPTS = 5;
 
 /** User identity: registration and id allocation. Users are locked, one row each, by the membership write path. */
 @Injectable()
 export class UsersService {
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersRepository,
+  ) {}
 
   /**
    * Registers the ids among `userIds` that no user has, inside the caller's transaction, and
@@ -28,19 +29,20 @@ export class UsersService {
     return created;
   }
 
+  /** The allocator's next id (a sequence: never handed out twice, whatever the transactions do). */
+  nextId(): Promise<number> {
+    return this.users.nextAllocatedId(this.dataSource.manager);
+  }
+
   /**
-   * Registers a user under a new id that no known user has. The allocator is a sequence;
-   * when it meets an id a caller registered, it moves to the next free id (wrapping around
-   * at the largest id), so no set of registered ids can stop allocation for good.
+   * The allocator met `taken`, an id a caller registered: it continues at the next free id
+   * after it, wrapping around at the largest id, so no set of registered ids can stop
+   * allocation for good.
    */
-  async allocate(manager: EntityManager): Promise<number> {
-    for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
-      const candidate = await this.users.nextAllocatedId(manager);
-      if (await this.users.insertOne(manager, candidate)) return candidate;
-      const free = (await this.users.firstFreeFrom(manager, candidate)) ?? (await this.users.firstFreeFrom(manager, 1));
-      if (free === null) break;
-      await this.users.moveAllocator(manager, free);
-    }
-    throw new IdAllocationError();
+  async skipTaken(taken: number): Promise<void> {
+    const manager = this.dataSource.manager;
+    const free = (await this.users.firstFreeFrom(manager, taken)) ?? (await this.users.firstFreeFrom(manager, 1));
+    if (free === null) throw new IdAllocationError();
+    await this.users.moveAllocator(manager, free);
   }
 }
