@@ -4,6 +4,8 @@ import type { Service } from './processes.js';
 /** What every scenario gets: the data set, the running API, and knobs of this run. */
 export interface BenchContext {
   quick: boolean;
+  /** The PostgreSQL server (any database of it) the bench creates its databases on. */
+  server: string;
   size: DatasetSize;
   databaseUrl: string;
   env: NodeJS.ProcessEnv;

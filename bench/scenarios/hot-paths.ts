@@ -2,14 +2,15 @@ import pg from 'pg';
 import type { BenchContext } from '../context.js';
 import { segmentSlug } from '../dataset.js';
 import { load, randomInt, type LoadOptions, type LoadResult } from '../load.js';
-import { startBare } from '../processes.js';
+import { pgbenchPatch } from '../pgbench.js';
+import { startBare, type Service } from '../processes.js';
 import { fixed, thousands, type Row } from '../table.js';
 
 const BARE_PORT = 3931;
 
 /** Loads `options` once unmeasured (JIT, pools and caches warm up), then measures a second run. */
 async function measured(context: BenchContext, options: Omit<LoadOptions, 'seconds' | 'connections'>): Promise<LoadResult> {
-  const settings = { ...options, connections: context.connections, headers: context.auth };
+  const settings = { headers: context.auth, ...options, connections: context.connections };
   await load({ ...settings, seconds: context.quick ? 1 : 3 });
   return load({ ...settings, seconds: context.seconds });
 }
@@ -53,12 +54,37 @@ export async function bare(context: BenchContext): Promise<Row[]> {
   }
 }
 
-export async function get(context: BenchContext): Promise<Row[]> {
+/** Where the hot paths are measured: the API of a data set, its database, its users. */
+export interface HotTarget {
+  label: string;
+  api: Service;
+  auth: { authorization: string };
+  databaseUrl: string;
+  users: number;
+}
+
+const mainTarget = (context: BenchContext): HotTarget => ({
+  label: '',
+  api: context.api,
+  auth: context.auth,
+  databaseUrl: context.databaseUrl,
+  users: context.size.users,
+});
+
+/** pgbench changes users 1 … n/2 and the service n/2+1 … n: the same work on equal halves, and history checks see only the service's. */
+const serviceUser = (target: HotTarget) => Math.floor(target.users / 2) + randomInt(target.users - Math.floor(target.users / 2));
+
+async function measureGet(context: BenchContext, target: HotTarget): Promise<Row> {
   const result = await measured(context, {
-    url: context.api.url,
-    next: () => ({ path: `/users/${randomInt(context.size.users)}/segments` }),
+    url: target.api.url,
+    headers: target.auth,
+    next: () => ({ path: `/users/${randomInt(target.users)}/segments` }),
   });
-  return [hotRow('GET /users/{id}/segments', result, context.bareRps!, 0.5, 25)];
+  return hotRow(`GET /users/{id}/segments${target.label}`, result, context.bareRps!, 0.5, 25);
+}
+
+export async function get(context: BenchContext): Promise<Row[]> {
+  return [await measureGet(context, mainTarget(context))];
 }
 
 export async function compatGet(context: BenchContext): Promise<Row[]> {
@@ -69,47 +95,124 @@ export async function compatGet(context: BenchContext): Promise<Row[]> {
   return [hotRow('GET /segment/user/{id} (compat)', result, context.bareRps!, 0.5, 25)];
 }
 
-/** Two adds and one remove of distinct random segments for a random user, then a sampled correctness check. */
-export async function patch(context: BenchContext): Promise<Row[]> {
+/**
+ * Two adds and one removal of distinct random segments for a random user, beside the same
+ * statements as one hand-written transaction per request (pgbench -M prepared, as many clients
+ * as connections), on the same database in the same run; then the batch sizes the service saw
+ * and a correctness check.
+ */
+async function measurePatch(context: BenchContext, target: HotTarget): Promise<Row[]> {
+  const baseline = await pgbenchPatch(
+    target.databaseUrl,
+    Math.floor(target.users / 2),
+    context.size.segments,
+    context.connections,
+    context.seconds,
+  );
+  const before = await batchSizes(target);
+  const watermark = await lastHistoryId(target);
   const result = await measured(context, {
-    url: context.api.url,
+    url: target.api.url,
+    headers: target.auth,
     next: () => {
       const picks = new Set<number>();
       while (picks.size < 3) picks.add(randomInt(context.size.segments) - 1);
       const [a, b, c] = [...picks].map(segmentSlug);
       return {
         method: 'PATCH',
-        path: `/users/${randomInt(context.size.users)}/segments`,
+        path: `/users/${serviceUser(target)}/segments`,
         body: JSON.stringify({ add: [a, b], remove: [c] }),
       };
     },
   });
-  return [hotRow('PATCH /users/{id}/segments (2 adds, 1 remove)', result, context.bareRps!, 0.15, 50), await correctness(context)];
+  const after = await batchSizes(target);
+  const ratio = result.rps / baseline.tps;
+  const clean = result.errors === 0 && result.non2xx === 0;
+  const batches = after.count - before.count;
+  return [
+    {
+      path: `PATCH /users/{id}/segments (2 adds, 1 remove)${target.label}`,
+      figure: `${thousands(result.rps)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms${clean ? '' : `, ${result.errors} errors, ${result.non2xx} non-2xx`}`,
+      baseline: `${thousands(baseline.tps)} tx/s raw SQL (pgbench -M prepared, ${context.connections} clients, avg ${fixed(baseline.latencyMs, 1)} ms)`,
+      ratio: `${fixed(ratio)}×`,
+      target: '≥ 1.0×, p99 ≤ 50 ms',
+      pass: clean && ratio >= 1 && result.p99 <= 50,
+    },
+    {
+      path: `… write batches${target.label}`,
+      figure: `${thousands(batches)} transactions, ${fixed((after.sum - before.sum) / Math.max(batches, 1), 1)} requests each on average`,
+      baseline: '—',
+      ratio: '—',
+      target: 'reported',
+      pass: null,
+    },
+    await correctness(target, watermark),
+  ];
 }
 
-/** Reads of sampled users after the write load must equal what the database holds. */
-async function correctness(context: BenchContext): Promise<Row> {
-  const db = new pg.Client({ connectionString: context.databaseUrl });
+export async function patch(context: BenchContext): Promise<Row[]> {
+  return measurePatch(context, mainTarget(context));
+}
+
+/** Both hot paths on a data set the API filled itself (bulk registration, rollouts), never analysed by hand. */
+export async function hotPathsOn(context: BenchContext, target: HotTarget): Promise<Row[]> {
+  return [await measureGet(context, target), ...(await measurePatch(context, target))];
+}
+
+async function lastHistoryId(target: HotTarget): Promise<number> {
+  const db = new pg.Client({ connectionString: target.databaseUrl });
+  await db.connect();
+  try {
+    return Number((await db.query('SELECT coalesce(max(id), 0) AS id FROM membership_history')).rows[0].id);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Count and sum of the service's write batch sizes (its /metrics histogram). */
+async function batchSizes(target: HotTarget): Promise<{ count: number; sum: number }> {
+  const text = await (await fetch(`${target.api.url}/metrics`, { headers: target.auth })).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { count: value('membership_write_batch_size_count'), sum: value('membership_write_batch_size_sum') };
+}
+
+/**
+ * After the write load: sampled users read through the API equal what the database holds, and
+ * each sampled user's history replays to its memberships: for every segment the load changed
+ * (an entry after `watermark`), the last entry is an add exactly when the user is in it.
+ */
+async function correctness(target: HotTarget, watermark: number): Promise<Row> {
+  const db = new pg.Client({ connectionString: target.databaseUrl });
   await db.connect();
   const samples = 300;
   let mismatches = 0;
   try {
     for (let index = 0; index < samples; index++) {
-      const userId = randomInt(context.size.users);
-      const response = await fetch(`${context.api.url}/users/${userId}/segments`, { headers: context.auth });
+      const userId = serviceUser(target);
+      const response = await fetch(`${target.api.url}/users/${userId}/segments`, { headers: target.auth });
       const body = (await response.json()) as { segments: { slug: string }[] };
       const { rows } = await db.query(
         `SELECT s.slug FROM memberships m JOIN segments s ON s.id = m.segment_id
          WHERE m.user_id = $1 AND s.deleted_at IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) ORDER BY s.slug COLLATE "C"`,
         [userId],
       );
-      if (JSON.stringify(body.segments.map((segment) => segment.slug)) !== JSON.stringify(rows.map((row) => row.slug))) mismatches++;
+      const replay = await db.query(
+        `SELECT count(*)::int AS wrong FROM (
+           SELECT DISTINCT ON (segment_id) segment_id, operation FROM membership_history
+           WHERE user_id = $1 AND segment_id IN (SELECT segment_id FROM membership_history WHERE user_id = $1 AND id > $2)
+           ORDER BY segment_id, occurred_at DESC, id DESC) last
+         LEFT JOIN (SELECT segment_id FROM memberships WHERE user_id = $1) m USING (segment_id)
+         WHERE (last.operation = 'add') IS DISTINCT FROM (m.segment_id IS NOT NULL)`,
+        [userId, watermark],
+      );
+      const read = JSON.stringify(body.segments.map((segment) => segment.slug)) === JSON.stringify(rows.map((row) => row.slug));
+      if (!read || replay.rows[0].wrong > 0) mismatches++;
     }
   } finally {
     await db.end();
   }
   return {
-    path: 'correctness: sampled reads = database',
+    path: `correctness: sampled reads = database, history replays${target.label}`,
     figure: `${samples - mismatches}/${samples} users match`,
     baseline: '—',
     ratio: '—',

@@ -97,4 +97,20 @@ describe('memberships (service level)', () => {
       await s.make.count(`SELECT count(*) FROM membership_history WHERE segment_id = $1 AND reason = 'segment_deleted'`, [segment]),
     ).toBe(10);
   });
+
+  it('refreshes planner statistics of the tables a bulk change touched, without a manual ANALYZE', async () => {
+    const analyzed = async (table: string) =>
+      (await s.db.query('SELECT last_analyze, n_live_tup FROM pg_stat_user_tables WHERE relname = $1', [table])).rows[0];
+    expect((await analyzed('users')).last_analyze).toBeNull();
+    await s.make.segment('BULK_AUTO', { autoPercent: 50 });
+    await memberships.registerUsers(Array.from({ length: 5000 }, (_, index) => 100_000 + index));
+    const deadline = Date.now() + 10_000;
+    while ((!(await analyzed('users')).last_analyze || !(await analyzed('memberships')).last_analyze) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await analyzed('users')).last_analyze).not.toBeNull();
+    expect((await analyzed('memberships')).last_analyze).not.toBeNull();
+    const { rows } = await s.db.query(`SELECT reltuples FROM pg_class WHERE relname = 'users'`);
+    expect(rows[0].reltuples).toBeGreaterThanOrEqual(5000);
+  });
 });

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from '#libs/auth';
 import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
-import { BodylessRoutesInterceptor, createValidationPipe, ProblemFilter } from '#libs/http';
+import { BodylessRoutesGuard, createValidationPipe, ProblemFilter } from '#libs/http';
 import { HistoryModule } from '#libs/history';
 import { MembershipsModule } from '#libs/memberships';
 import { ObservabilityModule } from '#libs/observability';
@@ -31,7 +31,7 @@ import { UsersController } from './users/users.controller.js';
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },
-    { provide: APP_INTERCEPTOR, useClass: BodylessRoutesInterceptor },
+    { provide: APP_GUARD, useClass: BodylessRoutesGuard },
   ],
 })
 export class ApiModule {}

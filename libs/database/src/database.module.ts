@@ -1,9 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from './data-source-options.js';
 import { ensureDatabase, runMigrations } from './migrate.js';
+import { TableStatistics } from './table-statistics.js';
 
 const UNDEFINED_DATABASE = '3D000';
 
@@ -25,6 +26,8 @@ async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
   return dataSource;
 }
 
+/** The data source (migrated on start with RUN_MIGRATIONS) and table statistics, for every module of the process. */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -37,5 +40,7 @@ async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
       dataSourceFactory: (options) => openDataSource(options!),
     }),
   ],
+  providers: [TableStatistics],
+  exports: [TableStatistics],
 })
 export class DatabaseModule {}

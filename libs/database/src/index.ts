@@ -4,3 +4,4 @@ export * from './migrate.js';
 export * from './query.js';
 export * from './pool.js';
 export * from './errors.js';
+export * from './table-statistics.js';

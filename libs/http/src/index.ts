@@ -7,4 +7,4 @@ export * from './slug-list-names.interceptor.js';
 export * from './validation.js';
 export * from './json-body.js';
 export * from './validators.js';
-export * from './bodyless-routes.interceptor.js';
+export * from './bodyless-routes.guard.js';

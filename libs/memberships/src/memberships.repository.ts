@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { queryRows } from '#libs/database';
-import { AUTOMATIC_ACTOR, EXPIRY_ACTOR, HistorySubscriber, type HistoryOperation, type HistoryReason } from '#libs/history';
+import { queryRows, TableStatistics } from '#libs/database';
+import {
+  AUTOMATIC_ACTOR,
+  EXPIRY_ACTOR,
+  HistorySubscriber,
+  type HistoryOperation,
+  type HistoryReason,
+  type MembershipChange,
+} from '#libs/history';
 import { activeSegment, type AutoSegment, type DeletedSegment, type RolloutRow } from '#libs/segments';
 import { DataSource, type EntityManager } from 'typeorm';
 import { removalChange, type RemovedMembership } from './membership.rules.js';
@@ -128,6 +135,7 @@ export class MembershipsRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly history: HistorySubscriber,
+    private readonly statistics: TableStatistics,
   ) {}
 
   /** Live segments of each user (absent: none), sorted by slug. */
@@ -171,7 +179,7 @@ export class MembershipsRepository {
       changes.touched.map((item) => item.segmentId),
       changes.touched.map((item) => removing.has(keyOf(item))),
     ]);
-    this.history.record(
+    this.record(
       manager,
       rows.map((row) => removalChange(row, slugOf.get(row.segmentId)!, reason, actorOf(row.userId))),
     );
@@ -225,7 +233,7 @@ export class MembershipsRepository {
       reason: 'auto' as const,
       actor: AUTOMATIC_ACTOR,
     });
-    this.history.record(manager, [...added.map(change('add')), ...removed.map(change('remove'))]);
+    this.record(manager, [...added.map(change('add')), ...removed.map(change('remove'))]);
     return { added: added.length, removed: removed.length };
   }
 
@@ -238,7 +246,7 @@ export class MembershipsRepository {
   async deleteExpired(manager: EntityManager, userIds: readonly number[]): Promise<number> {
     if (userIds.length === 0) return 0;
     const rows = await queryRows<RemovedMembership & { slug: string }>(manager, DELETE_EXPIRED, [userIds]);
-    this.history.record(
+    this.record(
       manager,
       rows.map((row) => removalChange(row, row.slug, 'ttl', EXPIRY_ACTOR)),
     );
@@ -248,7 +256,7 @@ export class MembershipsRepository {
   /** Removes up to `limit` memberships of a deleted segment, logged as removals by whoever deleted it; returns how many. */
   async purgeBatch(manager: EntityManager, segment: DeletedSegment, limit: number): Promise<number> {
     const rows = await queryRows<RemovedMembership>(manager, PURGE_BATCH, [segment.id, limit]);
-    this.history.record(
+    this.record(
       manager,
       rows.map((row) => removalChange(row, segment.slug, 'segment_deleted', segment.deletedBy)),
     );
@@ -264,6 +272,12 @@ export class MembershipsRepository {
     await queryRows(manager, DELETE_OPT_OUTS, [segmentId]);
   }
 
+  /** Every change a statement made: its history entry, and a count towards the table's statistics. */
+  private record(manager: EntityManager, changes: MembershipChange[]): void {
+    this.history.record(manager, changes);
+    this.statistics.changed(manager, 'memberships', changes.length);
+  }
+
   private recordAdds(
     manager: EntityManager,
     rows: readonly MembershipKey[],
@@ -271,7 +285,7 @@ export class MembershipsRepository {
     reason: HistoryReason,
     actorOf: (userId: number) => string,
   ) {
-    this.history.record(
+    this.record(
       manager,
       rows.map((row) => ({
         userId: row.userId,

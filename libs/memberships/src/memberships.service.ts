@@ -27,6 +27,9 @@ export const writeBatchSizeProvider = makeHistogramProvider({
   buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
 });
 
+/** Read queries of the hot path running at once per process. */
+const READS_IN_FLIGHT = 2;
+
 /** How often a new id may turn out taken by a caller-chosen one before allocation gives up. */
 const ALLOCATION_ATTEMPTS = 5;
 
@@ -119,17 +122,31 @@ export class MembershipsService {
   }
 
   /**
-   * The hot read path. Reads that arrive in the same event-loop turn are answered by one
-   * query (`user_id = ANY(…)`, a prepared statement): under load this divides round trips to
-   * PostgreSQL by the batch size. Nothing is cached, so a read that starts after a write
-   * completed always sees it.
+   * The hot read path. Reads are answered in batches by one query (`user_id = ANY(…)`, a
+   * prepared statement): a read goes in the next event-loop turn while fewer than
+   * READS_IN_FLIGHT queries run, else it joins the batch that goes when one finishes, so under
+   * load batches grow instead of queries multiplying. Nothing is cached, so a read that starts
+   * after a write completed always sees it.
    */
+  private readsInFlight = 0;
+  private readonly readsWaiting: (() => void)[] = [];
   private readonly userSegmentsLoader = new DataLoader<number, UserSegment[]>(
     async (userIds) => {
-      const byUser = await this.memberships.usersSegments(this.dataSource.manager, userIds);
-      return userIds.map((userId) => byUser.get(userId) ?? []);
+      this.readsInFlight++;
+      try {
+        const byUser = await this.memberships.usersSegments(this.dataSource.manager, userIds);
+        return userIds.map((userId) => byUser.get(userId) ?? []);
+      } finally {
+        this.readsInFlight--;
+        const next = this.readsWaiting.shift();
+        if (next) setImmediate(next);
+      }
     },
-    { cache: false, maxBatchSize: 256, batchScheduleFn: (run) => setImmediate(run) },
+    {
+      cache: false,
+      maxBatchSize: 512,
+      batchScheduleFn: (run) => (this.readsInFlight < READS_IN_FLIGHT ? setImmediate(run) : this.readsWaiting.push(run)),
+    },
   );
 
   /** Live members of a segment by ascending user id, `limit + 1` rows (see toPage with memberCursorKey). */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { queryRows } from '#libs/database';
+import { queryRows, TableStatistics } from '#libs/database';
 import { DataSource, type EntityManager } from 'typeorm';
 import { thresholdOf } from './bucket.js';
 import type {
@@ -107,7 +107,10 @@ const ROLLOUT_RATIOS = `
  */
 @Injectable()
 export class SegmentsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly statistics: TableStatistics,
+  ) {}
 
   /** The new segment, or null when an active segment has the slug already. */
   async insert(segment: NewSegment): Promise<Segment | null> {
@@ -116,6 +119,7 @@ export class SegmentsRepository {
       segment.description ?? null,
       segment.autoPercent ?? null,
     ]);
+    if (row) this.statistics.changed(this.dataSource.manager, 'segments', 1);
     return row ?? null;
   }
 
@@ -148,6 +152,7 @@ export class SegmentsRepository {
 
   async softDelete(manager: EntityManager, id: number, actor: string): Promise<Segment> {
     const [row] = await queryRows<Segment>(manager, SOFT_DELETE, [id, actor]);
+    this.statistics.changed(manager, 'segments', 1);
     return row!;
   }
 

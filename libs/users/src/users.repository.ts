@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { queryRows } from '#libs/database';
+import { queryRows, TableStatistics } from '#libs/database';
 import type { EntityManager } from 'typeorm';
 
 /** FOR NO KEY UPDATE, in id order: requests for one user queue up, and two batches never deadlock on each other. */
@@ -36,6 +36,8 @@ const MOVE_ALLOCATOR = `SELECT setval('users_allocated_id_seq', $1, false)`;
 /** Every statement on the `users` table and its id sequence. */
 @Injectable()
 export class UsersRepository {
+  constructor(private readonly statistics: TableStatistics) {}
+
   /** Locks the known users among `userIds` for the rest of the transaction; returns their ids. */
   async lock(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
     if (userIds.length === 0) return [];
@@ -50,7 +52,9 @@ export class UsersRepository {
   /** Registers the ids no user has yet; returns them (in id order). */
   async insertNew(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
     if (userIds.length === 0) return [];
-    return (await queryRows<{ id: number }>(manager, INSERT_NEW, [userIds])).map((row) => row.id);
+    const created = (await queryRows<{ id: number }>(manager, INSERT_NEW, [userIds])).map((row) => row.id);
+    this.statistics.changed(manager, 'users', created.length);
+    return created;
   }
 
   async lockChunk(manager: EntityManager, after: number, limit: number): Promise<{ last: number | null; count: number }> {

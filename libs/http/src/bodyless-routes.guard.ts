@@ -1,28 +1,25 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { FastifyRequest } from 'fastify';
-import type { Observable } from 'rxjs';
 import { ProblemException } from './problem.js';
 
 /**
  * A route that takes no body refuses one with fields (`DELETE /segments/X {"force": true}`):
  * every field sent must mean something, so a mistaken request never silently does something
  * else. An empty body or `{}` is accepted. Whether a handler takes a body is read once from its
- * parameter metadata.
+ * parameter metadata. A guard, not an interceptor: it costs the hot paths no observable chain.
  */
 @Injectable()
-export class BodylessRoutesInterceptor implements NestInterceptor {
+export class BodylessRoutesGuard implements CanActivate {
   private readonly takesBody = new WeakMap<object, boolean>();
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+  canActivate(context: ExecutionContext): boolean {
     const body = context.switchToHttp().getRequest<FastifyRequest>().body;
-    if (body !== undefined && Object.keys(body as object).length > 0 && !this.acceptsBody(context)) {
-      throw ProblemException.validation(
-        Object.keys(body as object).map((field) => ({ field, message: 'is not accepted: this route takes no body' })),
-      );
-    }
-    return next.handle();
+    if (body === undefined || Object.keys(body as object).length === 0 || this.acceptsBody(context)) return true;
+    throw ProblemException.validation(
+      Object.keys(body as object).map((field) => ({ field, message: 'is not accepted: this route takes no body' })),
+    );
   }
 
   private acceptsBody(context: ExecutionContext): boolean {

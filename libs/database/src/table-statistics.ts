@@ -1,0 +1,93 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { EntityManager, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { queryRows } from './query.js';
+
+/** Tables whose statistics the hot paths' plans depend on. */
+export type AnalyzedTable = 'users' | 'memberships' | 'segments';
+
+/**
+ * Changed rows that trigger an ANALYZE: a tenth of the table (as autovacuum's default), and at
+ * least this many. The segment catalogue is small and read by every hot query, so any change
+ * to it counts (without statistics the planner takes 20 segments for one and loops over them).
+ */
+const MIN_CHANGES: Record<AnalyzedTable, number> = { users: 1_000, memberships: 1_000, segments: 1 };
+const SHARE = 0.1;
+
+const UNCOMMITTED = Symbol('tableChanges');
+type Uncommitted = { [UNCOMMITTED]?: Map<AnalyzedTable, number> };
+
+const ROW_ESTIMATE = 'SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = $1::regclass';
+
+/**
+ * Keeps planner statistics as fresh as the service's own changes: bulk registration, rollouts,
+ * purges, sweeps and requests report how many rows they changed, and once a table has changed
+ * by a tenth of its rows since its last ANALYZE, this process analyzes it in the background
+ * (one at a time per table). Autovacuum may be off or late after bulk loads; the prepared
+ * statements of the hot paths are replanned once statistics change. Changes count once
+ * their transaction has committed (an ANALYZE cannot see uncommitted rows).
+ */
+@Injectable()
+export class TableStatistics implements EntitySubscriberInterface {
+  private readonly logger = new Logger(TableStatistics.name);
+  private readonly pending = new Map<AnalyzedTable, number>();
+  private readonly estimates = new Map<AnalyzedTable, number>();
+  private readonly analyzing = new Set<AnalyzedTable>();
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    dataSource.subscribers.push(this);
+  }
+
+  /** `rows` rows of `table` changed in `manager`'s transaction (counted when it commits). */
+  changed(manager: EntityManager, table: AnalyzedTable, rows: number): void {
+    if (rows <= 0) return;
+    const runner = manager.queryRunner;
+    if (!runner?.isTransactionActive) return this.committed(table, rows);
+    const changes = ((runner.data as Uncommitted)[UNCOMMITTED] ??= new Map());
+    changes.set(table, (changes.get(table) ?? 0) + rows);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    for (const [table, rows] of this.take(event)) this.committed(table, rows);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    this.take(event);
+  }
+
+  private take(event: TransactionCommitEvent | TransactionRollbackEvent): Map<AnalyzedTable, number> {
+    const data = event.queryRunner.data as Uncommitted;
+    const changes = data[UNCOMMITTED] ?? new Map<AnalyzedTable, number>();
+    delete data[UNCOMMITTED];
+    return changes;
+  }
+
+  private committed(table: AnalyzedTable, rows: number): void {
+    this.pending.set(table, (this.pending.get(table) ?? 0) + rows);
+    this.analyzeIfDue(table);
+  }
+
+  private analyzeIfDue(table: AnalyzedTable): void {
+    const pending = this.pending.get(table) ?? 0;
+    if (this.analyzing.has(table) || pending < Math.max(MIN_CHANGES[table], SHARE * (this.estimates.get(table) ?? 0))) return;
+    this.pending.set(table, 0);
+    this.analyzing.add(table);
+    // Changes that came in meanwhile may be due already.
+    void this.analyze(table).finally(() => {
+      this.analyzing.delete(table);
+      this.analyzeIfDue(table);
+    });
+  }
+
+  private async analyze(table: AnalyzedTable): Promise<void> {
+    try {
+      // The table name is one of AnalyzedTable's literals, never input.
+      await this.dataSource.query(`ANALYZE ${table}`);
+      const [row] = await queryRows<{ rows: number }>(this.dataSource.manager, ROW_ESTIMATE, [table]);
+      this.estimates.set(table, row?.rows ?? 0);
+    } catch (error) {
+      this.logger.warn(`Could not analyze ${table}: ${(error as Error).message}`);
+    }
+  }
+}
