@@ -11,6 +11,7 @@ interface Call {
   method: string;
   path: string;
   body?: object;
+  csv?: string;
 }
 
 const now = new Date();
@@ -24,6 +25,10 @@ const CALLS: Record<string, Call> = {
   updateSegment: { method: 'PATCH', path: '/segments/MATRIX', body: { description: 'changed' } },
   deleteSegment: { method: 'DELETE', path: '/segments/MATRIX_DELETE' },
   listSegmentMembers: { method: 'GET', path: '/segments/MATRIX/users' },
+  changeSegmentMembers: { method: 'POST', path: '/segments/MATRIX/members', body: { add: [7010] } },
+  importSegmentMembers: { method: 'POST', path: '/segments/MATRIX/imports?mode=add', csv: '7011\n' },
+  getImport: { method: 'GET', path: '/imports/{import}' },
+  lookUpUsersSegments: { method: 'POST', path: '/users/segments/lookup', body: { user_ids: [7000] } },
   registerUser: { method: 'POST', path: '/users', body: { user_id: 7001 } },
   registerUsers: { method: 'POST', path: '/users/bulk', body: { user_ids: [7002, 7003] } },
   getUserSegments: { method: 'GET', path: '/users/7000/segments' },
@@ -48,6 +53,10 @@ const SCOPES: Record<string, Scope> = {
   listSegmentMembers: 'read',
   getUserSegments: 'read',
   getUserHistory: 'read',
+  lookUpUsersSegments: 'read',
+  changeSegmentMembers: 'write',
+  importSegmentMembers: 'admin',
+  getImport: 'admin',
   compatGetUserSegments: 'read',
   registerUser: 'write',
   registerUsers: 'write',
@@ -72,15 +81,19 @@ describe('authentication and scopes', () => {
   let t: TestApp;
   const secrets: Record<string, string> = {};
   let revocableId: string;
+  let importId: string;
 
   const createToken = async (name: string, scopes: Scope[]) => {
     const res = await t.http().post('/tokens').send({ name, scopes }).expect(201);
     return res.body as { id: string; token: string };
   };
   const send = (call: Call, secret?: string) => {
-    const request = t.http()[call.method.toLowerCase() as 'get'](call.path.replace('{revocable}', revocableId));
+    const path = call.path.replace('{revocable}', revocableId).replace('{import}', importId);
+    const http = t.http();
+    const request = http[call.method.toLowerCase() as 'get'](path);
     if (secret === undefined) request.unset('authorization');
     else request.set('authorization', `Bearer ${secret}`);
+    if (call.csv !== undefined) return request.set('content-type', 'text/csv').send(call.csv);
     return call.body ? request.send(call.body) : request;
   };
 
@@ -96,6 +109,8 @@ describe('authentication and scopes', () => {
     secrets.expired = expired.token;
     secrets.unknown = `seg_${'x'.repeat(43)}`;
     revocableId = (await createToken('matrix-revocable', ['read'])).id;
+    importId = (await t.http().post('/segments/MATRIX/imports?mode=add').set('content-type', 'text/csv').send('7012\n').expect(202)).body
+      .id;
   });
   afterAll(async () => t?.close());
 

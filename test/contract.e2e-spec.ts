@@ -1,4 +1,5 @@
 import {
+  changeSegmentMembers,
   changeUserSegments,
   compatChangeUserSegments,
   compatCreateSegment,
@@ -11,12 +12,15 @@ import {
   downloadSegmentHistoryReport,
   getLiveness,
   getReadiness,
+  getImport,
   getSegment,
   getUserHistory,
   getUserSegments,
+  importSegmentMembers,
   listSegmentMembers,
   listSegments,
   listTokens,
+  lookUpUsersSegments,
   registerUser,
   registerUsers,
   revokeToken,
@@ -106,6 +110,31 @@ describe('API contract through the generated client', () => {
     const segments = await getUserSegments({ client, path: { user_id: 2000 } });
     expect(segments.data?.segments.map((segment) => segment.slug)).toEqual(['AVITO_DISCOUNT_30']);
     expect((await getUserSegments({ client, path: { user_id: -1 } })).error?.status).toBe(400);
+  });
+
+  it('campaigns: bulk members, lookups, CSV imports, and their errors', async () => {
+    await createSegment({ client, body: { slug: 'CAMPAIGN' } });
+    const bulk = await changeSegmentMembers({ client, path: { slug: 'CAMPAIGN' }, body: { add: [4000, 4001], remove: [4002] } });
+    expect(bulk.data).toEqual({ added: 2, removed: 0 });
+    expect((await changeSegmentMembers({ client, path: { slug: 'CAMPAIGN' }, body: { add: [1], remove: [1] } })).error?.status).toBe(400);
+    expect((await changeSegmentMembers({ client, path: { slug: 'NOPE' }, body: { add: [1] } })).error?.status).toBe(404);
+    const lookup = await lookUpUsersSegments({ client, body: { user_ids: [4001, 5] } });
+    expect(lookup.data?.items.map((item) => [item.user_id, item.segments.map((segment) => segment.slug)])).toEqual([
+      [4001, ['CAMPAIGN']],
+      [5, []],
+    ]);
+    const started = await importSegmentMembers({
+      client,
+      path: { slug: 'CAMPAIGN' },
+      query: { mode: 'add' },
+      body: 'user_id\n4003\n4004\n',
+    });
+    expect(started.response.status).toBe(202);
+    expect(started.data).toMatchObject({ segment: 'CAMPAIGN', mode: 'add', total: 2 });
+    expect((await getImport({ client, path: { id: started.data!.id } })).data?.id).toBe(started.data!.id);
+    const rejected = await importSegmentMembers({ client, path: { slug: 'CAMPAIGN' }, query: { mode: 'add' }, body: 'x\n' });
+    expect(rejected.data).toMatchObject({ state: 'failed', bad_lines: [{ line: 1 }] });
+    expect((await getImport({ client, path: { id: '00000000-0000-4000-8000-000000000000' } })).error?.status).toBe(404);
   });
 
   it('history and reports', async () => {

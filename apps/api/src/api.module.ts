@@ -5,6 +5,7 @@ import { ConfigModule } from '#libs/config';
 import { DatabaseModule } from '#libs/database';
 import { BodylessRoutesGuard, createValidationPipe, ProblemFilter } from '#libs/http';
 import { HistoryModule } from '#libs/history';
+import { ImportsModule } from '#libs/imports';
 import { MembershipsModule } from '#libs/memberships';
 import { ObservabilityModule } from '#libs/observability';
 import { ReportsModule } from '#libs/reports';
@@ -12,6 +13,7 @@ import { SegmentsModule } from '#libs/segments';
 import { CompatController } from './compat/compat.controller.js';
 import { HistoryController } from './history/history.controller.js';
 import { ReportsController } from './reports/reports.controller.js';
+import { ImportsController } from './imports/imports.controller.js';
 import { TokensController } from './tokens/tokens.controller.js';
 import { SegmentsController } from './segments/segments.controller.js';
 import { UsersController } from './users/users.controller.js';
@@ -26,8 +28,17 @@ import { UsersController } from './users/users.controller.js';
     MembershipsModule,
     HistoryModule,
     ReportsModule,
+    ImportsModule,
   ],
-  controllers: [SegmentsController, UsersController, HistoryController, ReportsController, TokensController, CompatController],
+  controllers: [
+    SegmentsController,
+    UsersController,
+    HistoryController,
+    ReportsController,
+    ImportsController,
+    TokensController,
+    CompatController,
+  ],
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -123,6 +123,9 @@ export class ForbiddenError extends DomainError {
   }
 }
 
+/** A request body larger than the route accepts (a streamed upload, checked as it arrives). */
+export class PayloadTooLargeError extends DomainError {}
+
 /** Something the service depends on (PostgreSQL, Redis) does not answer; the request may be retried. */
 export class DependencyUnavailableError extends DomainError {
   constructor(

@@ -109,6 +109,13 @@ export class AppConfig {
   @Max(600_000)
   HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
+  /** Largest CSV import file (streamed, never held in memory); 10 000 000 ids of 16 digits are about 170 MB. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(4 * 1024 * 1024 * 1024)
+  IMPORT_BODY_LIMIT_BYTES = 256 * 1024 * 1024;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

@@ -51,3 +51,21 @@ export function databaseRejection(error: unknown): 'invalid' | 'conflict' | unde
   if (code.startsWith('23')) return 'conflict';
   return undefined;
 }
+
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+
+/**
+ * Runs `transaction` again (up to three times) when PostgreSQL aborted it as a deadlock victim
+ * or a serialization failure: bulk changes lock many rows, and another instance's writes may
+ * cross them in a different order; nothing of an aborted attempt was applied.
+ */
+export async function retryOnDeadlock<T>(transaction: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      const driver = (error as { driverError?: unknown })?.driverError ?? error;
+      if (attempt >= attempts || !RETRYABLE_SQLSTATES.has((driver as { code?: string })?.code ?? '')) throw error;
+    }
+  }
+}

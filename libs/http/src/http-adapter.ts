@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { CSV_BODY } from './csv-body.js';
 import { BodyError, parseJsonBody } from './json-body.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem.js';
 import { sendProblem, toProblem } from './problem.filter.js';
@@ -55,6 +56,17 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'> & 
     } catch (error) {
       done(error as Error);
     }
+  });
+  // CSV only for the routes that declare it (@AcceptsCsvBody): the handler gets the body as a stream.
+  fastify.addContentTypeParser('text/csv', (request, payload, done) => {
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (!(request.routeOptions.config as unknown as Record<string, unknown> | undefined)?.[CSV_BODY]) {
+      return done(new BodyError(415, 'This route accepts only JSON bodies'));
+    }
+    if (charset !== undefined && !UTF8.test(charset) && !/^us-ascii$/i.test(charset)) {
+      return done(new BodyError(415, `CSV bodies are UTF-8; charset ${charset.slice(0, 20)} is not accepted`));
+    }
+    done(null, payload);
   });
   fastify.addHook('onRequest', async (request, reply) => {
     const problem = headerProblem(request);

@@ -8,3 +8,4 @@ export * from './validation.js';
 export * from './json-body.js';
 export * from './validators.js';
 export * from './bodyless-routes.guard.js';
+export * from './csv-body.js';

@@ -10,6 +10,7 @@ import {
   InvalidCursorError,
   InvalidReportLinkError,
   NotFoundError,
+  PayloadTooLargeError,
   RepeatedSlugsError,
   RepeatedUserIdsError,
   ReportLinkExpiredError,
@@ -136,6 +137,7 @@ function domainProblem(error: DomainError, slugLists: SlugListNames): ProblemDet
     return { type: 'report-link-expired', title: 'Report link expired', status: 410, detail: error.message };
   }
   if (error instanceof DependencyUnavailableError) return unavailableProblem(error.dependency);
+  if (error instanceof PayloadTooLargeError) return plainProblem(413, error.message);
   if (error instanceof IdAllocationError) {
     return { type: 'id-allocation-failed', title: 'Could not allocate a user id', status: 503, detail: error.message };
   }

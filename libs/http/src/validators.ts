@@ -73,3 +73,22 @@ export function IsAbsentWith(other: string, options?: ValidationOptions): Proper
       },
     });
 }
+
+/** This array and the array `other` hold at most `max` items together. */
+export function IsTotalAtMost(other: string, max: number, options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isTotalAtMost',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      constraints: [other, max],
+      options,
+      validator: {
+        validate: (value: unknown, args: ValidationArguments) => {
+          const length = (list: unknown) => (Array.isArray(list) ? list.length : 0);
+          return length(value) + length((args.object as Record<string, unknown>)[other]) <= max;
+        },
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} and ${other} must hold at most ${max} ids together`,
+      },
+    });
+}

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { MetricsRefresh } from '#libs/observability';
+import { ImportsRepository } from '#libs/imports';
 import { QUEUE_NAME } from '#libs/queue';
 import { SegmentsRepository } from '#libs/segments';
 import type { Job, Queue } from 'bull';
@@ -12,6 +13,7 @@ export const JOB_DURATION = 'job_duration_seconds';
 export const JOB_FAILURES = 'job_failures_total';
 export const SEGMENTS = 'segments';
 export const ROLLOUT_PROGRESS = 'segment_rollout_progress_ratio';
+export const IMPORTS = 'imports';
 
 export const jobMetricProviders = [
   makeGaugeProvider({ name: QUEUE_JOBS, help: 'Jobs in the queue by state', labelNames: ['state'] }),
@@ -24,6 +26,7 @@ export const jobMetricProviders = [
   makeCounterProvider({ name: JOB_FAILURES, help: 'Failed job attempts by job name', labelNames: ['job'] }),
   makeGaugeProvider({ name: SEGMENTS, help: 'Segments by state (active, deleted and not yet purged)', labelNames: ['state'] }),
   makeGaugeProvider({ name: ROLLOUT_PROGRESS, help: 'Share of users processed by unfinished rollouts', labelNames: ['segment'] }),
+  makeGaugeProvider({ name: IMPORTS, help: 'CSV imports by state', labelNames: ['state'] }),
 ];
 
 /** Metrics of the background work: the worker process (or a single-process API) exports them. */
@@ -38,11 +41,14 @@ export class JobsMetrics implements OnModuleInit {
     @InjectMetric(JOB_FAILURES) private readonly failures: Counter,
     @InjectMetric(SEGMENTS) private readonly segments: Gauge,
     @InjectMetric(ROLLOUT_PROGRESS) private readonly rollouts: Gauge,
+    @InjectMetric(IMPORTS) private readonly imports: Gauge,
+    private readonly importsRepository: ImportsRepository,
   ) {}
 
   onModuleInit(): void {
     this.refresh.register(() => this.refreshQueue());
     this.refresh.register(() => this.refreshSegments());
+    this.refresh.register(() => this.refreshImports());
   }
 
   completed(job: Job): void {
@@ -67,5 +73,10 @@ export class JobsMetrics implements OnModuleInit {
     const rollouts = await this.segmentsRepository.rolloutRatios();
     this.rollouts.reset();
     for (const rollout of rollouts) this.rollouts.set({ segment: rollout.slug }, rollout.ratio);
+  }
+
+  private async refreshImports(): Promise<void> {
+    const counts = new Map((await this.importsRepository.stateCounts()).map((row) => [row.state, row.count]));
+    for (const state of ['running', 'done', 'failed']) this.imports.set({ state }, counts.get(state) ?? 0);
   }
 }

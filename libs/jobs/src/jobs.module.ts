@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HistoryModule } from '#libs/history';
+import { ImportsModule } from '#libs/imports';
 import { MembershipsModule } from '#libs/memberships';
 import { QueueModule } from '#libs/queue';
 import { SegmentsModule } from '#libs/segments';
@@ -9,7 +10,7 @@ import { JobsScheduler } from './jobs.scheduler.js';
 
 /** The processors and the scheduler: mounted by the worker (and by the API in single-process mode). */
 @Module({
-  imports: [QueueModule, SegmentsModule, MembershipsModule, HistoryModule],
+  imports: [QueueModule, SegmentsModule, MembershipsModule, HistoryModule, ImportsModule],
   providers: [JobsProcessor, JobsScheduler, JobsMetrics, ...jobMetricProviders],
   exports: [JobsScheduler],
 })

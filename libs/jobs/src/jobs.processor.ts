@@ -2,7 +2,8 @@ import { OnQueueCompleted, OnQueueFailed, Process, Processor } from '@nestjs/bul
 import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { HistoryPartitionsService } from '#libs/history';
 import { MembershipExpiryService, MembershipRolloutService, SegmentPurgeService } from '#libs/memberships';
-import { JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from '#libs/queue';
+import { ImportsRepository, ImportsService } from '#libs/imports';
+import { JobName, QUEUE_NAME, type ImportJob, type PurgeJob, type RolloutJob } from '#libs/queue';
 import { SegmentsRepository } from '#libs/segments';
 import type { Job } from 'bull';
 import { JobsMetrics } from './jobs.metrics.js';
@@ -23,6 +24,8 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     private readonly expiry: MembershipExpiryService,
     private readonly partitions: HistoryPartitionsService,
     private readonly segments: SegmentsRepository,
+    private readonly imports: ImportsService,
+    private readonly importsRepository: ImportsRepository,
     private readonly metrics: JobsMetrics,
   ) {}
 
@@ -42,6 +45,12 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     return this.purges.run(job.data.segmentId, this.shouldStop);
   }
 
+  @Process(JobName.Import)
+  async import(job: Job<ImportJob>): Promise<string> {
+    this.logStart(job);
+    return this.imports.run(job.data.importId, this.shouldStop);
+  }
+
   @Process(JobName.ExpireMemberships)
   async expire(): Promise<number> {
     return this.expiry.sweep(this.shouldStop);
@@ -55,7 +64,7 @@ export class JobsProcessor implements BeforeApplicationShutdown {
   @OnQueueCompleted()
   completed(job: Job, result: unknown): void {
     this.metrics.completed(job);
-    if (job.name === JobName.Rollout || job.name === JobName.Purge)
+    if (job.name === JobName.Rollout || job.name === JobName.Purge || job.name === JobName.Import)
       this.logger.log({ jobId: job.id, job: job.name, result }, 'Job completed');
   }
 
@@ -71,11 +80,12 @@ export class JobsProcessor implements BeforeApplicationShutdown {
       const { segmentId, version } = job.data as RolloutJob;
       await this.segments.failRollout(segmentId, version, error.message);
     }
+    if (final && job.name === JobName.Import) await this.importsRepository.fail((job.data as ImportJob).importId, error.message);
   }
 
   private readonly shouldStop = () => this.stopping;
 
-  private logStart(job: Job<RolloutJob | PurgeJob>): void {
+  private logStart(job: Job<RolloutJob | PurgeJob | ImportJob>): void {
     this.logger.log({ jobId: job.id, job: job.name, requestId: job.data.requestId, attempt: job.attemptsMade + 1 }, 'Job started');
   }
 }

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '#libs/config';
 import { JobName, JobsProducer, QUEUE_NAME } from '#libs/queue';
+import { ImportsService } from '#libs/imports';
 import { SegmentsRepository } from '#libs/segments';
 import type { Queue } from 'bull';
 
@@ -10,8 +11,8 @@ const HISTORY_MAINTENANCE_CRON = '0 */6 * * *';
 
 /**
  * Keeps the background work going whatever happened to Redis: every RECONCILE_INTERVAL_MS
- * it (re)creates the repeatable jobs and enqueues the rollouts and purges that PostgreSQL
- * says are unfinished. Job ids make this idempotent across ticks and worker replicas.
+ * it (re)creates the repeatable jobs and enqueues the rollouts, purges and imports that
+ * PostgreSQL says are unfinished. Job ids make this idempotent across ticks and worker replicas.
  */
 @Injectable()
 export class JobsScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -23,6 +24,7 @@ export class JobsScheduler implements OnApplicationBootstrap, OnApplicationShutd
     @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
     private readonly producer: JobsProducer,
     private readonly segments: SegmentsRepository,
+    private readonly imports: ImportsService,
     private readonly config: AppConfig,
   ) {}
 
@@ -44,6 +46,7 @@ export class JobsScheduler implements OnApplicationBootstrap, OnApplicationShutd
       const work = await this.segments.unfinishedWork();
       for (const rollout of work.rollouts) await this.producer.rollout(rollout);
       for (const segmentId of work.purges) await this.producer.purge({ segmentId });
+      for (const importId of await this.imports.unfinished()) await this.producer.import({ importId });
     } catch (error) {
       this.logger.warn(`Reconciliation failed: ${(error as Error).message}`);
     } finally {

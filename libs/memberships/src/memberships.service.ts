@@ -1,7 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { cursorInteger, decodeCursor, IdAllocationError, UnknownSegmentsError, type Caller } from '#libs/common';
+import {
+  cursorInteger,
+  decodeCursor,
+  IdAllocationError,
+  NotFoundError,
+  RepeatedUserIdsError,
+  UnknownSegmentsError,
+  type Caller,
+} from '#libs/common';
+import { retryOnDeadlock } from '#libs/database';
 import { AppConfig } from '#libs/config';
 import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
@@ -12,6 +21,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { assertDistinctSlugs, expiryOf, sortSlugs, unknownSlugs } from './membership.rules.js';
 import { MembershipsRepository, type ManualAdd, type MembershipKey } from './memberships.repository.js';
 import type {
+  MembershipAdd,
   MembershipChangeRequest,
   MembershipChangeResult,
   RegistrationResult,
@@ -84,6 +94,60 @@ export class MembershipsService {
     const outcome = await this.batcher.submit({ userId, change, actor: caller.actor });
     if ('error' in outcome) throw outcome.error;
     return outcome.result!;
+  }
+
+  /**
+   * Adds and removes one segment for many users at once (campaign lists), atomically: one
+   * transaction through the same write path as requests, unknown users registered (with their
+   * automatic segments), removals opting users out, one history entry per real change.
+   * Returns how many memberships really came and went (a re-add that only sets the expiry
+   * counts 0). `expiry` applies to every add.
+   */
+  async changeSegmentMembers(
+    slug: string,
+    change: { add: number[]; remove: number[] } & Omit<MembershipAdd, 'slug'>,
+    caller: Caller,
+  ): Promise<{ added: number; removed: number }> {
+    const writes = this.memberWrites(slug, change, caller.actor);
+    return countChanges(await retryOnDeadlock(() => this.dataSource.transaction((manager) => this.write(manager, writes, false))), slug);
+  }
+
+  /**
+   * A bulk change of the segment with this id inside the caller's transaction (a chunk of a
+   * CSV import): the same write path; NotFoundError once the segment is deleted, even if a new
+   * segment took its slug.
+   */
+  async changeSegmentMembersIn(
+    manager: EntityManager,
+    segmentId: number,
+    change: { add: number[]; remove: number[] } & Omit<MembershipAdd, 'slug'>,
+    actor: string,
+  ): Promise<{ added: number; removed: number }> {
+    const segment = await this.segments.resolveActiveById(manager, segmentId);
+    if (!segment) throw new NotFoundError(`Segment ${segmentId}`);
+    return countChanges(await this.write(manager, this.memberWrites(segment.slug, change, actor), false), segment.slug);
+  }
+
+  /** One write per distinct user of a bulk change; a user both added and removed is refused, naming each. */
+  private memberWrites(
+    slug: string,
+    change: { add: number[]; remove: number[] } & Omit<MembershipAdd, 'slug'>,
+    actor: string,
+  ): UserWrite[] {
+    const adding = new Set(change.add);
+    const both = change.remove.flatMap((userId, index) => (adding.has(userId) ? [{ userId, index }] : []));
+    if (both.length > 0) throw new RepeatedUserIdsError(both);
+    const add = { slug, ttlSeconds: change.ttlSeconds, expiresAt: change.expiresAt };
+    return [
+      ...[...adding].map((userId) => ({ userId, actor, change: { add: [add], remove: [] } })),
+      ...[...new Set(change.remove)].map((userId) => ({ userId, actor, change: { add: [], remove: [slug] } })),
+    ];
+  }
+
+  /** The live segments of every user asked for, in the order asked (unknown users: none), from one query. */
+  async lookUp(userIds: number[]): Promise<{ userId: number; segments: UserSegment[] }[]> {
+    const byUser = await this.memberships.usersSegments(this.dataSource.manager, [...new Set(userIds)]);
+    return userIds.map((userId) => ({ userId, segments: byUser.get(userId) ?? [] }));
   }
 
   /** Registers one user (with its automatic segments); returns true when the user is new. */
@@ -162,9 +226,10 @@ export class MembershipsService {
   /**
    * Applies the writes of distinct users in `manager`'s transaction, set-based: one statement
    * per step for all of them. A write that names unknown segments gets its error and changes
-   * nothing (its user is not registered either); the others are applied.
+   * nothing (its user is not registered either); the others are applied. Without `readBack`
+   * the results hold what changed but not the users' resulting segments.
    */
-  private async write(manager: EntityManager, writes: UserWrite[]): Promise<UserWriteOutcome[]> {
+  private async write(manager: EntityManager, writes: UserWrite[], readBack = true): Promise<UserWriteOutcome[]> {
     const existing = new Set(
       await this.users.lock(
         manager,
@@ -206,7 +271,7 @@ export class MembershipsService {
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));
     const current =
-      applied.length > 0
+      readBack && applied.length > 0
         ? await this.memberships.usersSegments(
             manager,
             applied.map((write) => write.userId),
@@ -234,6 +299,18 @@ export class MembershipsService {
       };
     });
   }
+}
+
+/** Memberships that came and went in the outcomes of a bulk change of one segment; NotFoundError when it is gone. */
+function countChanges(outcomes: UserWriteOutcome[], slug: string): { added: number; removed: number } {
+  let added = 0;
+  let removed = 0;
+  for (const outcome of outcomes) {
+    if ('error' in outcome) throw new NotFoundError(`Segment "${slug}"`);
+    added += outcome.result!.added.length;
+    removed += outcome.result!.removed.length;
+  }
+  return { added, removed };
 }
 
 /** The slugs of `keys` by user. */

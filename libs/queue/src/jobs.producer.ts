@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import { withTimeout } from '#libs/common';
 import type { Queue } from 'bull';
-import { jobId, JobName, QUEUE_NAME, type PurgeJob, type RolloutJob } from './jobs.js';
+import { jobId, JobName, QUEUE_NAME, type ImportJob, type PurgeJob, type RolloutJob } from './jobs.js';
 
 /** How long a request waits for Redis before leaving the job to the reconciler. */
 const ENQUEUE_TIMEOUT_MS = 1000;
@@ -33,6 +33,10 @@ export class JobsProducer {
 
   purge(job: PurgeJob): Promise<boolean> {
     return this.ensure(JobName.Purge, jobId.purge(job), job);
+  }
+
+  import(job: ImportJob): Promise<boolean> {
+    return this.ensure(JobName.Import, jobId.import(job), job);
   }
 
   /**

@@ -11,6 +11,8 @@ export const JobName = {
   Purge: 'segment.purge',
   /** Remove expired memberships ; repeatable. */
   ExpireMemberships: 'memberships.expire',
+  /** Apply a staged CSV import of segment members, in chunks. */
+  Import: 'segment.import',
   /** Create history partitions ahead and apply the retention; repeatable. */
   MaintainHistory: 'history.maintain',
 } as const;
@@ -29,6 +31,10 @@ export interface RolloutJob extends TracedJob {
 
 export interface PurgeJob extends TracedJob {
   segmentId: number;
+}
+
+export interface ImportJob extends TracedJob {
+  importId: string;
 }
 
 /**
@@ -64,4 +70,5 @@ export function redisRetryDelay(attempt: number): number {
 export const jobId = {
   rollout: (job: RolloutJob) => `rollout:${job.segmentId}:${job.version}`,
   purge: (job: PurgeJob) => `purge:${job.segmentId}`,
+  import: (job: ImportJob) => `import:${job.importId}`,
 };

@@ -59,6 +59,8 @@ const SOFT_DELETE = `UPDATE segments SET deleted_at = now(), updated_at = now(),
 const RESOLVE_ACTIVE = `
   SELECT id, slug FROM segments WHERE slug = ANY($1::varchar[]) AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
 
+const RESOLVE_ACTIVE_ID = `SELECT id, slug FROM segments WHERE id = $1 AND ${activeSegment('segments')} FOR KEY SHARE`;
+
 const LOCK_AUTO = `
   SELECT id, slug, auto_percent::float8 AS "autoPercent" FROM segments
   WHERE auto_percent > 0 AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
@@ -161,6 +163,12 @@ export class SegmentsRepository {
     if (slugs.length === 0) return new Map();
     const rows = await queryRows<SegmentRef>(manager, RESOLVE_ACTIVE, [slugs]);
     return new Map(rows.map((row) => [row.slug, row]));
+  }
+
+  /** The active segment with this id, locked like resolveActive; null once deleted. */
+  async resolveActiveById(manager: EntityManager, id: number): Promise<SegmentRef | null> {
+    const [row] = await queryRows<SegmentRef>(manager, RESOLVE_ACTIVE_ID, [id]);
+    return row ?? null;
   }
 
   /** Active segments with a positive auto_percent, locked like resolveActive. */

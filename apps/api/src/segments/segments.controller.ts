@@ -8,7 +8,8 @@ import { memberCursorKey, MembershipsService } from '#libs/memberships';
 import { segmentCursorKey, SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ApiSlugParam, ParseSlugPipe } from '../http/params.js';
-import { CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
+import { ChangeSegmentMembersDto, CreateSegmentDto, UpdateSegmentDto } from './dto/segment-request.dto.js';
+import { SegmentMembersChangeDto } from './dto/segment-members-response.dto.js';
 import {
   RolloutDto,
   SegmentDetailsDto,
@@ -119,5 +120,35 @@ export class SegmentsController {
     const rows = await this.memberships.segmentMembers(segment.id, query.limit, query.cursor);
     const page = toPage(rows, query.limit, memberCursorKey);
     return { items: page.items.map(SegmentMemberDto.from), next_cursor: page.next_cursor };
+  }
+
+  @Post(':slug/members')
+  @RequireScope('write')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'changeSegmentMembers',
+    summary: 'Add and remove users of a segment in bulk',
+    description:
+      'Up to 100 000 user ids, atomically: unknown users are registered, one history entry per real change, removals stick ' +
+      'against automatic assignment. Answers how many memberships really came and went.',
+  })
+  @ApiOkResponse({ type: SegmentMembersChangeDto })
+  @ApiProblems(404, 413)
+  @ApiSlugParam()
+  async changeMembers(
+    @Param('slug', ParseSlugPipe) slug: string,
+    @Body() body: ChangeSegmentMembersDto,
+    @CurrentCaller() caller: Caller,
+  ): Promise<SegmentMembersChangeDto> {
+    return this.memberships.changeSegmentMembers(
+      slug,
+      {
+        add: body.add ?? [],
+        remove: body.remove ?? [],
+        ttlSeconds: body.ttl_seconds,
+        expiresAt: body.expires_at === undefined ? undefined : new Date(body.expires_at),
+      },
+      caller,
+    );
   }
 }

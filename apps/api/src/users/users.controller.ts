@@ -6,8 +6,15 @@ import { ApiProblems } from '#libs/http';
 import { MembershipsService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
-import { BulkRegisterUsersDto, ChangeUserSegmentsDto, RegisterUserDto } from './dto/user-request.dto.js';
-import { BulkRegisterResultDto, ChangeUserSegmentsResultDto, UserIdDto, UserSegmentDto, UserSegmentsDto } from './dto/user-response.dto.js';
+import { BulkRegisterUsersDto, ChangeUserSegmentsDto, LookUpUsersDto, RegisterUserDto } from './dto/user-request.dto.js';
+import {
+  BulkRegisterResultDto,
+  ChangeUserSegmentsResultDto,
+  UserIdDto,
+  UserSegmentDto,
+  UserSegmentsDto,
+  UsersSegmentsDto,
+} from './dto/user-response.dto.js';
 
 @ApiTags('users')
 @Controller('users')
@@ -39,6 +46,21 @@ export class UsersController {
   @ApiProblems(413)
   async registerMany(@Body() body: BulkRegisterUsersDto): Promise<BulkRegisterResultDto> {
     return this.memberships.registerUsers(body.user_ids);
+  }
+
+  @Post('segments/lookup')
+  @RequireScope('read')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'lookUpUsersSegments',
+    summary: "Get many users' segments",
+    description: 'The segments of up to 1 000 users in one call (one query), in the order asked; unknown users have none.',
+  })
+  @ApiOkResponse({ type: UsersSegmentsDto })
+  @ApiProblems()
+  async lookUp(@Body() body: LookUpUsersDto): Promise<UsersSegmentsDto> {
+    const found = await this.memberships.lookUp(body.user_ids);
+    return { items: found.map(({ userId, segments }) => ({ user_id: userId, segments: segments.map(UserSegmentDto.from) })) };
   }
 
   @Get(':user_id/segments')

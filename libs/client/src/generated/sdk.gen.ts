@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, ListTokensData, ListTokensErrors, ListTokensResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
+import type { ChangeSegmentMembersData, ChangeSegmentMembersErrors, ChangeSegmentMembersResponses, ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetImportData, GetImportErrors, GetImportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ImportSegmentMembersData, ImportSegmentMembersErrors, ImportSegmentMembersResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, ListTokensData, ListTokensErrors, ListTokensResponses, LookUpUsersSegmentsData, LookUpUsersSegmentsErrors, LookUpUsersSegmentsResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -105,6 +105,23 @@ export const listSegmentMembers = <ThrowOnError extends boolean = false>(options
 });
 
 /**
+ * Add and remove users of a segment in bulk
+ *
+ * Up to 100 000 user ids, atomically: unknown users are registered, one history entry per real change, removals stick against automatic assignment. Answers how many memberships really came and went.
+ *
+ * Requires a token with scope `write` (or `admin`).
+ */
+export const changeSegmentMembers = <ThrowOnError extends boolean = false>(options: Options<ChangeSegmentMembersData, ThrowOnError>) => (options.client ?? client).post<ChangeSegmentMembersResponses, ChangeSegmentMembersErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments/{slug}/members',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * Register a user
  *
  * Registers the user under your id (201, or 200 when already registered), or under a new id when `user_id` is omitted.
@@ -131,6 +148,23 @@ export const registerUser = <ThrowOnError extends boolean = false>(options: Opti
 export const registerUsers = <ThrowOnError extends boolean = false>(options: Options<RegisterUsersData, ThrowOnError>) => (options.client ?? client).post<RegisterUsersResponses, RegisterUsersErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/users/bulk',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get many users' segments
+ *
+ * The segments of up to 1 000 users in one call (one query), in the order asked; unknown users have none.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
+ */
+export const lookUpUsersSegments = <ThrowOnError extends boolean = false>(options: Options<LookUpUsersSegmentsData, ThrowOnError>) => (options.client ?? client).post<LookUpUsersSegmentsResponses, LookUpUsersSegmentsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/users/segments/lookup',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -200,6 +234,37 @@ export const createSegmentHistoryReport = <ThrowOnError extends boolean = false>
  * CSV (`;`-separated, header `user_id;segment;operation;occurred_at`), one line per change in time order, streamed. Shows the changes written before the link was issued, so a link to a closed month always gives the same content.
  */
 export const downloadSegmentHistoryReport = <ThrowOnError extends boolean = false>(options: Options<DownloadSegmentHistoryReportData, ThrowOnError>) => (options.client ?? client).get<DownloadSegmentHistoryReportResponses, DownloadSegmentHistoryReportErrors, ThrowOnError>({ url: '/reports/segment-history/{token}', ...options });
+
+/**
+ * Import a segment's members from a CSV file
+ *
+ * A `text/csv` body of user ids, one per line (an optional `user_id` header), up to 10 000 000 lines, streamed in. Every line is checked first: a file with any bad line changes nothing (`failed`, with its first bad lines). A valid file is then applied in the background in chunks, each with its history; follow it with GET /imports/{id}.
+ *
+ * Requires a token with scope `admin`.
+ */
+export const importSegmentMembers = <ThrowOnError extends boolean = false>(options: Options<ImportSegmentMembersData, ThrowOnError>) => (options.client ?? client).post<ImportSegmentMembersResponses, ImportSegmentMembersErrors, ThrowOnError>({
+    bodySerializer: null,
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/segments/{slug}/imports',
+    ...options,
+    headers: {
+        'Content-Type': 'text/csv',
+        ...options.headers
+    }
+});
+
+/**
+ * Get an import
+ *
+ * State and progress of a CSV import.
+ *
+ * Requires a token with scope `admin`.
+ */
+export const getImport = <ThrowOnError extends boolean = false>(options: Options<GetImportData, ThrowOnError>) => (options.client ?? client).get<GetImportResponses, GetImportErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/imports/{id}',
+    ...options
+});
 
 /**
  * List API tokens

@@ -119,6 +119,36 @@ export type SegmentMemberPage = {
     next_cursor: string | null;
 };
 
+export type ChangeSegmentMembers = {
+    /**
+     * Users to add (unknown ones are registered); repeats count once
+     */
+    add?: Array<number>;
+    /**
+     * Users to remove
+     */
+    remove?: Array<number>;
+    /**
+     * The adds last this many seconds
+     */
+    ttl_seconds?: number;
+    /**
+     * The adds last until this instant
+     */
+    expires_at?: string;
+};
+
+export type SegmentMembersChange = {
+    /**
+     * Memberships that came (a re-add that only sets the expiry is not one)
+     */
+    added: number;
+    /**
+     * Memberships that went
+     */
+    removed: number;
+};
+
 export type RegisterUser = {
     /**
      * Your own id for the user; omit it to get a new one
@@ -145,6 +175,10 @@ export type BulkRegisterResult = {
     existing: number;
 };
 
+export type LookUpUsers = {
+    user_ids: Array<number>;
+};
+
 export type UserSegment = {
     slug: string;
     /**
@@ -163,6 +197,13 @@ export type UserSegments = {
      * Sorted by slug
      */
     segments: Array<UserSegment>;
+};
+
+export type UsersSegments = {
+    /**
+     * One item per user asked for, in the order asked; unknown users have no segments
+     */
+    items: Array<UserSegments>;
 };
 
 export type AddSegmentItem = {
@@ -239,6 +280,58 @@ export type ReportLink = {
      * Link to the CSV; any instance serves it until it expires
      */
     report_url: string;
+};
+
+export type ImportBadLine = {
+    /**
+     * The file's own line number, from 1 (a header is line 1)
+     */
+    line: number;
+    message: string;
+};
+
+export type Import = {
+    id: string;
+    segment: string;
+    mode: 'add' | 'remove' | 'replace';
+    /**
+     * `running` while the job applies the file (it reads `done` once every change is applied); `failed` for a file with bad lines (nothing was changed) or a deleted segment
+     */
+    state: 'running' | 'done' | 'failed';
+    /**
+     * Lines of the file, a header included
+     */
+    lines: number;
+    /**
+     * Distinct user ids of the file
+     */
+    total: number;
+    /**
+     * Distinct user ids applied so far
+     */
+    processed: number;
+    /**
+     * Memberships that came
+     */
+    added: number;
+    /**
+     * Memberships that went
+     */
+    removed: number;
+    /**
+     * When the added memberships expire
+     */
+    expires_at: string | null;
+    /**
+     * For a rejected file, its first bad lines (at most 20)
+     */
+    bad_lines: Array<ImportBadLine> | null;
+    /**
+     * Why a valid file could not be applied
+     */
+    error: string | null;
+    created_at: string;
+    finished_at: string | null;
 };
 
 export type CreateToken = {
@@ -669,6 +762,60 @@ export type ListSegmentMembersResponses = {
 
 export type ListSegmentMembersResponse = ListSegmentMembersResponses[keyof ListSegmentMembersResponses];
 
+export type ChangeSegmentMembersData = {
+    body: ChangeSegmentMembers;
+    path: {
+        slug: string;
+    };
+    query?: never;
+    url: '/segments/{slug}/members';
+};
+
+export type ChangeSegmentMembersErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * The resource does not exist
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit
+     */
+    413: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type ChangeSegmentMembersError = ChangeSegmentMembersErrors[keyof ChangeSegmentMembersErrors];
+
+export type ChangeSegmentMembersResponses = {
+    200: SegmentMembersChange;
+};
+
+export type ChangeSegmentMembersResponse = ChangeSegmentMembersResponses[keyof ChangeSegmentMembersResponses];
+
 export type RegisterUserData = {
     body: RegisterUser;
     path?: never;
@@ -767,6 +914,50 @@ export type RegisterUsersResponses = {
 };
 
 export type RegisterUsersResponse = RegisterUsersResponses[keyof RegisterUsersResponses];
+
+export type LookUpUsersSegmentsData = {
+    body: LookUpUsers;
+    path?: never;
+    query?: never;
+    url: '/users/segments/lookup';
+};
+
+export type LookUpUsersSegmentsErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type LookUpUsersSegmentsError = LookUpUsersSegmentsErrors[keyof LookUpUsersSegmentsErrors];
+
+export type LookUpUsersSegmentsResponses = {
+    200: UsersSegments;
+};
+
+export type LookUpUsersSegmentsResponse = LookUpUsersSegmentsResponses[keyof LookUpUsersSegmentsResponses];
 
 export type GetUserSegmentsData = {
     body?: never;
@@ -1024,6 +1215,126 @@ export type DownloadSegmentHistoryReportResponses = {
 };
 
 export type DownloadSegmentHistoryReportResponse = DownloadSegmentHistoryReportResponses[keyof DownloadSegmentHistoryReportResponses];
+
+export type ImportSegmentMembersData = {
+    /**
+     * One user id per line
+     */
+    body: string;
+    path: {
+        slug: string;
+    };
+    query: {
+        /**
+         * `add` the file's users, `remove` them, or `replace`: the segment's manual members become exactly the file's users
+         */
+        mode: 'add' | 'remove' | 'replace';
+        /**
+         * The added memberships expire this long after the upload
+         */
+        ttl_seconds?: number;
+    };
+    url: '/segments/{slug}/imports';
+};
+
+export type ImportSegmentMembersErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * The resource does not exist
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit
+     */
+    413: Problem;
+    /**
+     * The request body is not JSON
+     */
+    415: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type ImportSegmentMembersError = ImportSegmentMembersErrors[keyof ImportSegmentMembersErrors];
+
+export type ImportSegmentMembersResponses = {
+    202: Import;
+};
+
+export type ImportSegmentMembersResponse = ImportSegmentMembersResponses[keyof ImportSegmentMembersResponses];
+
+export type GetImportData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/imports/{id}';
+};
+
+export type GetImportErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     *
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * Error
+     */
+    401: Problem;
+    /**
+     * The report link was not issued by this service or was altered
+     */
+    403: Problem;
+    /**
+     * The resource does not exist
+     */
+    404: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     *
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     *
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type GetImportError = GetImportErrors[keyof GetImportErrors];
+
+export type GetImportResponses = {
+    200: Import;
+};
+
+export type GetImportResponse = GetImportResponses[keyof GetImportResponses];
 
 export type ListTokensData = {
     body?: never;

@@ -3,6 +3,7 @@ import { MembershipHistory1764300000000 } from './1764300000000-membership-histo
 import { RolloutsAndPurge1764400000000 } from './1764400000000-rollouts-and-purge.js';
 import { ApiTokensAndAudit1764500000000 } from './1764500000000-api-tokens-and-audit.js';
 import { HostileInput1764600000000 } from './1764600000000-hostile-input.js';
+import { Imports1764700000000 } from './1764700000000-imports.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   RolloutsAndPurge1764400000000,
   ApiTokensAndAudit1764500000000,
   HostileInput1764600000000,
+  Imports1764700000000,
 ];

@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType, ApiSchema } from '@nestjs/swagger';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
-import { IsPercent } from '#libs/http';
-import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsAbsentWith, IsInstant, IsPercent, IsTotalAtMost, Optional } from '#libs/http';
+import { MAX_TTL_SECONDS } from '#libs/memberships';
+import { MAX_USER_ID } from '#libs/users';
+import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
 @ApiSchema({ name: 'CreateSegment' })
 export class CreateSegmentDto {
@@ -31,3 +33,53 @@ export class CreateSegmentDto {
 
 @ApiSchema({ name: 'UpdateSegment' })
 export class UpdateSegmentDto extends PartialType(OmitType(CreateSegmentDto, ['slug'] as const)) {}
+
+/** Most user ids of one bulk membership change (add and remove together). */
+export const MAX_MEMBER_IDS = 100_000;
+
+@ApiSchema({ name: 'ChangeSegmentMembers' })
+export class ChangeSegmentMembersDto {
+  @ApiPropertyOptional({
+    type: 'integer',
+    isArray: true,
+    maxItems: MAX_MEMBER_IDS,
+    example: [1000, 1002],
+    description: 'Users to add (unknown ones are registered); repeats count once',
+  })
+  @Optional()
+  @IsArray()
+  @ArrayMaxSize(MAX_MEMBER_IDS)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(MAX_USER_ID, { each: true })
+  add?: number[];
+
+  @ApiPropertyOptional({ type: 'integer', isArray: true, maxItems: MAX_MEMBER_IDS, example: [1004], description: 'Users to remove' })
+  @Optional()
+  @IsArray()
+  @ArrayMaxSize(MAX_MEMBER_IDS)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(MAX_USER_ID, { each: true })
+  @IsTotalAtMost('add', MAX_MEMBER_IDS)
+  remove?: number[];
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_TTL_SECONDS,
+    example: 604800,
+    description: 'The adds last this many seconds',
+  })
+  @Optional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TTL_SECONDS)
+  ttl_seconds?: number;
+
+  @ApiPropertyOptional({ format: 'date-time', example: '2030-01-31T12:00:00Z', description: 'The adds last until this instant' })
+  @Optional()
+  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
+  @IsAbsentWith('ttl_seconds')
+  expires_at?: string;
+}

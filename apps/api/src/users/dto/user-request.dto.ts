@@ -119,3 +119,18 @@ export class ChangeUserSegmentsDto {
   @Max(MAX_TTL_SECONDS)
   ttl_seconds?: number;
 }
+
+/** Most users one lookup may ask for. */
+export const MAX_LOOKUP_USER_IDS = 1000;
+
+@ApiSchema({ name: 'LookUpUsers' })
+export class LookUpUsersDto {
+  @ApiProperty({ type: 'integer', isArray: true, minItems: 1, maxItems: MAX_LOOKUP_USER_IDS, example: [1000, 1002, 31337] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_LOOKUP_USER_IDS)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(MAX_USER_ID, { each: true })
+  user_ids: number[];
+}

@@ -53,3 +53,9 @@ export class ChangeUserSegmentsResultDto extends UserSegmentsDto {
     return { user_id: result.userId, added: result.added, removed: result.removed, segments: result.segments.map(UserSegmentDto.from) };
   }
 }
+
+@ApiSchema({ name: 'UsersSegments' })
+export class UsersSegmentsDto {
+  @ApiProperty({ type: [UserSegmentsDto], description: 'One item per user asked for, in the order asked; unknown users have no segments' })
+  items: UserSegmentsDto[];
+}

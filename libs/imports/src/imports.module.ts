@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { MembershipsModule } from '#libs/memberships';
+import { QueueModule } from '#libs/queue';
+import { SegmentsModule } from '#libs/segments';
+import { ImportsRepository } from './imports.repository.js';
+import { importedIdsProvider, ImportsService } from './imports.service.js';
+
+/** CSV imports of segment members: staging, state, and the chunked application the worker runs. */
+@Module({
+  imports: [QueueModule, SegmentsModule, MembershipsModule],
+  providers: [ImportsService, ImportsRepository, importedIdsProvider],
+  exports: [ImportsService, ImportsRepository],
+})
+export class ImportsModule {}
