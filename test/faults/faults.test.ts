@@ -210,6 +210,55 @@ describe('faults', () => {
     expect(resumeMs).toBeLessThanOrEqual(RESUME_LIMIT_MS);
   });
 
+  it('resumes a CSV import held by a worker killed with kill -9, applying every id exactly once', async () => {
+    let resumeMs = 0;
+    const row = await scenario('kill -9 of a worker mid-import', async () => {
+      await expectStatus(api('/segments', 'POST', { slug: 'F_IMPORT' }), 201);
+      const ids = Array.from({ length: 30_000 }, (_, index) => 10_001 + index);
+      const response = await fetch(`${cluster.apis[0]!.url}/segments/F_IMPORT/imports?mode=add`, {
+        method: 'POST',
+        headers: { ...TOKEN_HEADERS, 'content-type': 'text/csv' },
+        body: `user_id\n${ids.join('\n')}\n`,
+      });
+      const started = (await response.json()) as { id: string; total: number };
+      expect([response.status, started.total]).toEqual([202, ids.length]);
+      const progress = async () =>
+        (await query<{ processed: string; state: string }>('SELECT processed, state FROM imports WHERE id = $1', [started.id]))[0]!;
+      await until('import running', async () => Number((await progress()).processed) > 0, 30_000);
+      const holder = holderOf(cluster.workers, `import:${started.id}`);
+      await holder.kill();
+      const killedAt = Date.now();
+      const processedAtKill = Number((await progress()).processed);
+      await until(
+        'import resumed by the other worker',
+        async () => Number((await progress()).processed) > processedAtKill + 100 || (await progress()).state === 'done',
+        RESUME_LIMIT_MS,
+      );
+      resumeMs = Date.now() - killedAt;
+      holder.start();
+      await until('import done', async () => (await progress()).state === 'done', 120_000);
+      const [imported] = await query<{ members: string; history: string; added: string; processed: string }>(
+        `SELECT (SELECT count(*) FROM memberships m JOIN segments s ON s.id = m.segment_id WHERE s.slug = 'F_IMPORT') AS members,
+                (SELECT count(*) FROM membership_history WHERE segment_slug = 'F_IMPORT' AND operation = 'add') AS history,
+                i.added, i.processed
+         FROM imports i WHERE i.id = $1`,
+        [started.id],
+      );
+      expect(imported).toEqual({
+        members: String(ids.length),
+        history: String(ids.length),
+        added: String(ids.length),
+        processed: String(ids.length),
+      });
+      return {
+        recoveryMs: await cluster.untilAllReady(RECOVERY_LIMIT_MS),
+        note: `${ids.length} ids, resumed after ${(resumeMs / 1000).toFixed(1)} s`,
+      };
+    });
+    expectHealthy(row);
+    expect(resumeMs).toBeLessThanOrEqual(RESUME_LIMIT_MS);
+  });
+
   it('survives Redis stopped for 20 s: writes keep working, queued work catches up', async () => {
     await expectStatus(api('/segments', 'POST', { slug: 'F_DELETED_IN_OUTAGE' }), 201);
     for (const userId of [1, 2, 3]) await expectStatus(api(`/users/${userId}/segments`, 'PATCH', { add: ['F_DELETED_IN_OUTAGE'] }), 200);

@@ -1,4 +1,5 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { Readable } from 'node:stream';
 import { ProblemException, type ProblemFieldError } from './problem.js';
 
 /**
@@ -32,8 +33,12 @@ class DtoValidationPipe extends ValidationPipe {
    */
   protected override stripProtoKeys(): void {}
 
-  /** An absent body is an empty one (its required fields are then named as missing). */
+  /**
+   * An absent body is an empty one (its required fields are then named as missing). A stream
+   * (the body of a CSV route) is no DTO: it goes to its own pipe untouched.
+   */
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (value instanceof Readable) return value;
     const plain = value === undefined && metadata.type === 'body' ? {} : value;
     const converted: unknown = await super.transform(plain, metadata);
     if (metadata.type !== 'custom' && converted !== plain) {
