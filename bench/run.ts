@@ -4,6 +4,7 @@ import type { BenchContext } from './context.js';
 import { createDatabase, fillDataset, FULL, QUICK } from './dataset.js';
 import { createBenchToken, serviceEnv, startApi, startWorker, type Service } from './processes.js';
 import { bare, compatGet, get, patch } from './scenarios/hot-paths.js';
+import { bulkMembers, csvImport, lookup } from './scenarios/campaigns.js';
 import { apiFilled } from './scenarios/filled.js';
 import { csv } from './scenarios/history.js';
 import { bulkRegistration, deletion, expiry, rollout } from './scenarios/jobs.js';
@@ -12,7 +13,7 @@ import { printTable, type Row } from './table.js';
 /**
  * `npm run bench [-- <name>…] [--quick]`: the performance targets (README, How it scales), each figure beside a baseline
  * measured in the same run. Names: get, compat, patch, filled (both hot paths on an API-filled data set), history (csv), rollout, delete,
- * expiry, bulk; groups: hot, jobs. --quick uses a small data set and short loads (CI runs it
+ * expiry, bulk, members, import, lookup; groups: hot, jobs, campaigns. --quick uses a small data set and short loads (CI runs it
  * to keep the harness working; its figures are not the targets' conditions).
  */
 const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
@@ -22,12 +23,16 @@ const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   filled: apiFilled,
   history: csv,
   bulk: bulkRegistration,
+  members: bulkMembers,
+  import: csvImport,
+  lookup,
   rollout,
   delete: deletion,
   expiry,
 };
 const GROUPS: Record<string, string[]> = {
   hot: ['get', 'compat', 'patch', 'filled'],
+  campaigns: ['members', 'import', 'lookup'],
   jobs: ['rollout', 'delete', 'expiry'],
   csv: ['history'],
 };

@@ -2,8 +2,8 @@ import { ApiProperty, ApiPropertyOptional, OmitType, PartialType, ApiSchema } fr
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { IsAbsentWith, IsInstant, IsPercent, IsTotalAtMost, Optional } from '#libs/http';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
-import { MAX_USER_ID } from '#libs/users';
 import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsUserIds } from '../../http/params.js';
 
 @ApiSchema({ name: 'CreateSegment' })
 export class CreateSegmentDto {
@@ -49,18 +49,14 @@ export class ChangeSegmentMembersDto {
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_MEMBER_IDS)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(MAX_USER_ID, { each: true })
+  @IsUserIds()
   add?: number[];
 
   @ApiPropertyOptional({ type: 'integer', isArray: true, maxItems: MAX_MEMBER_IDS, example: [1004], description: 'Users to remove' })
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_MEMBER_IDS)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(MAX_USER_ID, { each: true })
+  @IsUserIds()
   @IsTotalAtMost('add', MAX_MEMBER_IDS)
   remove?: number[];
 

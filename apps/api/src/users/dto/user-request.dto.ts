@@ -5,6 +5,7 @@ import { MAX_USER_ID } from '#libs/users';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { IsAbsentWith, IsInstant, Optional } from '#libs/http';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { IsUserIds } from '../../http/params.js';
 
 /** Most slugs one request may add or remove. */
 export const MAX_SLUGS_PER_REQUEST = 1000;
@@ -32,9 +33,7 @@ export class BulkRegisterUsersDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_BULK_USER_IDS)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(MAX_USER_ID, { each: true })
+  @IsUserIds()
   user_ids: number[];
 }
 
@@ -129,8 +128,6 @@ export class LookUpUsersDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_LOOKUP_USER_IDS)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(MAX_USER_ID, { each: true })
+  @IsUserIds()
   user_ids: number[];
 }
