@@ -1,5 +1,7 @@
 import { tokenCli, UsageError } from '../libs/auth/src/token.cli.js';
 import { MembershipExpiryService } from '#libs/memberships';
+import type { IncomingMessage } from 'node:http';
+import type { Response } from 'superagent';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, eventually, type TestApp } from './support/app.js';
 import { operations } from './support/contract.js';
@@ -12,6 +14,8 @@ interface Call {
   path: string;
   body?: object;
   csv?: string;
+  /** An endless event stream: read only to its headers when it succeeds. */
+  stream?: true;
 }
 
 const now = new Date();
@@ -34,6 +38,8 @@ const CALLS: Record<string, Call> = {
   getUserSegments: { method: 'GET', path: '/users/7000/segments' },
   changeUserSegments: { method: 'PATCH', path: '/users/7000/segments', body: { add: ['MATRIX'] } },
   getUserHistory: { method: 'GET', path: '/users/7000/history' },
+  listChanges: { method: 'GET', path: '/changes' },
+  streamChanges: { method: 'GET', path: '/changes/stream', stream: true },
   createSegmentHistoryReport: { method: 'GET', path: `/reports/segment-history?year=${thisMonth.year}&month=${thisMonth.month}` },
   createToken: { method: 'POST', path: '/tokens', body: { name: 'made-by-matrix', scopes: ['read'] } },
   listTokens: { method: 'GET', path: '/tokens' },
@@ -46,6 +52,20 @@ const CALLS: Record<string, Call> = {
   compatGetUserHistoryReport: { method: 'GET', path: `/segment/history/7000?year=${thisMonth.year}&month=${thisMonth.month}` },
 };
 
+/** Parses a problem answer whole; of an event stream only the headers are read, then the connection is closed. */
+function problemOrStreamStart(res: Response, done: (error: Error | null, body: unknown) => void): void {
+  // In Node, superagent hands its parsers the raw response.
+  const response = res as unknown as IncomingMessage;
+  if (response.headers['content-type']?.startsWith('text/event-stream')) {
+    response.destroy();
+    done(null, undefined);
+    return;
+  }
+  let text = '';
+  response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  response.on('end', () => done(null, JSON.parse(text)));
+}
+
 /** What SPEC §3 says each operation needs; the document must say the same. */
 const SCOPES: Record<string, Scope> = {
   listSegments: 'read',
@@ -54,6 +74,8 @@ const SCOPES: Record<string, Scope> = {
   getUserSegments: 'read',
   getUserHistory: 'read',
   lookUpUsersSegments: 'read',
+  listChanges: 'read',
+  streamChanges: 'read',
   changeSegmentMembers: 'write',
   importSegmentMembers: 'admin',
   getImport: 'admin',
@@ -93,6 +115,7 @@ describe('authentication and scopes', () => {
     const request = http[call.method.toLowerCase() as 'get'](path);
     if (secret === undefined) request.unset('authorization');
     else request.set('authorization', `Bearer ${secret}`);
+    if (call.stream) request.buffer(true).parse(problemOrStreamStart);
     if (call.csv !== undefined) return request.set('content-type', 'text/csv').send(call.csv);
     return call.body ? request.send(call.body) : request;
   };

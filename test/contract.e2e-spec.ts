@@ -17,6 +17,7 @@ import {
   getUserHistory,
   getUserSegments,
   importSegmentMembers,
+  listChanges,
   listSegmentMembers,
   listSegments,
   listTokens,
@@ -24,6 +25,7 @@ import {
   registerUser,
   registerUsers,
   revokeToken,
+  streamChanges,
   updateSegment,
   type Client,
 } from '#libs/client';
@@ -152,6 +154,26 @@ describe('API contract through the generated client', () => {
     expect(String(csv.data)).toMatch(/^user_id;segment;operation;occurred_at;actor\n2000;AVITO_DISCOUNT_30;add;[^;]+;bootstrap\n/);
     expect((await downloadSegmentHistoryReport({ client, path: { token: `${token}x` } })).error?.status).toBe(403);
     expect((await createSegmentHistoryReport({ client, query: { year: 2026, month: 13 } })).error?.status).toBe(400);
+  });
+
+  it('change feed: pages, the event stream, and their errors', async () => {
+    await createSegment({ client, body: { slug: 'FEED' } });
+    await changeUserSegments({ client, path: { user_id: 5000 }, body: { add: ['FEED'] } });
+    const first = await listChanges({ client, query: { limit: 1 } });
+    expect(first.data?.items).toHaveLength(1);
+    let cursor = first.data!.next_cursor!;
+    for (let page = first; page.data!.items.length > 0; cursor = page.data!.next_cursor!) {
+      page = await listChanges({ client, query: { after: cursor, limit: 10_000 } });
+    }
+    expect((await listChanges({ client, query: { after: 'nope!' } })).error?.status).toBe(400);
+
+    const abort = new AbortController();
+    const { stream } = await streamChanges({ client, query: { after: cursor }, signal: abort.signal, sseMaxRetryAttempts: 1 });
+    await changeUserSegments({ client, path: { user_id: 5001 }, body: { add: ['FEED'] } });
+    const { value } = await stream.next();
+    abort.abort();
+    contract.event('streamChanges', value);
+    expect(value).toMatchObject({ user_id: 5001, segment: 'FEED', operation: 'add', reason: 'manual', actor: 'bootstrap' });
   });
 
   it('tokens: create, list, revoke, and their errors', async () => {

@@ -275,7 +275,9 @@ describe('fuzzing every operation of openapi.json', () => {
           body: request.body === undefined ? undefined : new Uint8Array(Buffer.from(request.body, request.bytes ? 'latin1' : 'utf8')),
           signal: AbortSignal.timeout(DEADLINE_MS),
         });
-        const text = await response.text();
+        // An event stream never ends: its start is the answer.
+        const streaming = response.ok && response.headers.get('content-type')?.startsWith('text/event-stream');
+        const text = streaming ? (await response.body?.cancel(), '') : await response.text();
         const where = `${request.method} ${request.path.slice(0, 200)} ${request.body?.slice(0, 200) ?? ''} → ${response.status} ${text.slice(0, 300)}`;
         expect(response.status, where).toBeLessThan(500);
         if (response.status >= 400) {

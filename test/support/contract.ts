@@ -71,6 +71,19 @@ export class ContractRecorder {
     });
   }
 
+  /** Records a Server-Sent Event of `operationId` (the client's SSE requests pass no response interceptor) and checks its data. */
+  event(operationId: string, data: unknown): void {
+    const operation = operations.find((candidate) => candidate.operationId === operationId);
+    const media = operation?.responses['200']?.content?.['text/event-stream'];
+    if (!media) {
+      this.violations.push(`${operationId}: no documented event stream`);
+      return;
+    }
+    this.called.add(operationId);
+    const validate = this.validator(JSON.stringify(media.schema));
+    if (!validate(data)) this.violations.push(`${operationId} event: ${this.ajv.errorsText(validate.errors)} in ${JSON.stringify(data)}`);
+  }
+
   private validator(schema: string): ValidateFunction {
     let validate = this.validators.get(schema);
     if (!validate) {

@@ -10,6 +10,7 @@ import { MembershipsModule } from '#libs/memberships';
 import { ObservabilityModule } from '#libs/observability';
 import { ReportsModule } from '#libs/reports';
 import { SegmentsModule } from '#libs/segments';
+import { ChangesController } from './changes/changes.controller.js';
 import { CompatController } from './compat/compat.controller.js';
 import { HistoryController } from './history/history.controller.js';
 import { ReportsController } from './reports/reports.controller.js';
@@ -36,6 +37,7 @@ import { UsersController } from './users/users.controller.js';
     HistoryController,
     ReportsController,
     ImportsController,
+    ChangesController,
     TokensController,
     CompatController,
   ],

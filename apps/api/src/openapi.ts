@@ -21,6 +21,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('history', 'Membership history of a user')
     .addTag('reports', 'Monthly CSV reports of membership history')
     .addTag('imports', 'CSV imports of segment members')
+    .addTag('changes', 'The change feed: every membership change, in order, resumable')
     .addTag('tokens', 'API tokens')
     .addTag('operations', 'Health of the service')
     .addTag('compatibility', 'Routes of the original service, kept working (deprecated)')

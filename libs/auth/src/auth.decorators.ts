@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiSecurity } from '@nestjs/swagger';
 import type { Caller } from '#libs/common';
-import { ApiProblems } from '#libs/http';
+import { ApiProblemResponse } from '#libs/http';
 import type { FastifyRequest } from 'fastify';
 import type { Scope } from './scopes.js';
 import type { Principal } from './tokens.types.js';
@@ -19,7 +19,8 @@ export function RequireScope(scope: Scope): MethodDecorator & ClassDecorator {
     SetMetadata(REQUIRED_SCOPE, scope),
     ApiBearerAuth(BEARER_SCHEME),
     ApiExtension(SCOPE_EXTENSION, scope),
-    ApiProblems(401, 403),
+    ApiProblemResponse(401, 'The token is missing, malformed, unknown, revoked or expired'),
+    ApiProblemResponse(403, 'The token lacks the scope this operation needs'),
   );
 }
 

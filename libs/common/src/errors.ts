@@ -123,6 +123,13 @@ export class ForbiddenError extends DomainError {
   }
 }
 
+/** This instance serves as many change-feed streams as it may; another instance (or a retry) can take it. */
+export class StreamLimitError extends DomainError {
+  constructor(readonly limit: number) {
+    super(`This instance already serves ${limit} change-feed streams; retry later or elsewhere`);
+  }
+}
+
 /** A request body larger than the route accepts (a streamed upload, checked as it arrives). */
 export class PayloadTooLargeError extends DomainError {}
 

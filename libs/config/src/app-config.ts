@@ -116,6 +116,20 @@ export class AppConfig {
   @Max(4 * 1024 * 1024 * 1024)
   IMPORT_BODY_LIMIT_BYTES = 256 * 1024 * 1024;
 
+  /** Change-feed streams (Server-Sent Events) one API instance serves at once; beyond, 503. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  FEED_MAX_STREAMS = 200;
+
+  /** A change-feed stream with nothing to send sends a comment this often, so proxies keep it open. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  FEED_HEARTBEAT_MS = 15_000;
+
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 

@@ -1,11 +1,20 @@
 import { Module } from '@nestjs/common';
+import { ChangeFeedService, feedMetricProviders } from './change-feed.service.js';
 import { HistoryPartitionsService } from './history-partitions.service.js';
 import { HistoryRepository } from './history.repository.js';
 import { HistoryService } from './history.service.js';
 import { HistorySubscriber, membershipChangesProvider } from './history.subscriber.js';
 
 @Module({
-  providers: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository, membershipChangesProvider],
-  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository],
+  providers: [
+    HistorySubscriber,
+    HistoryService,
+    HistoryPartitionsService,
+    HistoryRepository,
+    ChangeFeedService,
+    membershipChangesProvider,
+    ...feedMetricProviders,
+  ],
+  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository, ChangeFeedService],
 })
 export class HistoryModule {}

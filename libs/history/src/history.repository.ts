@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { HistoryEntry, MembershipChange } from './history.types.js';
+import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './history.types.js';
 
 /** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
 const INSERT = `
@@ -45,6 +45,27 @@ export interface MonthReportQuery {
 }
 
 const NOW = 'SELECT clock_timestamp() AS now';
+
+/**
+ * The change feed after a position: entries in (xid, id) order, only of transactions older
+ * than the oldest one still running (pg_snapshot_xmin), so no entry can ever appear behind a
+ * position already served, whatever the number of writers and instances.
+ */
+const FEED = `
+  SELECT xid::text AS xid, id, user_id AS "userId", segment_slug AS slug, operation, reason, actor,
+         occurred_at AS "occurredAt", recorded_at AS "recordedAt"
+  FROM membership_history
+  WHERE (xid, id) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY xid, id LIMIT $3`;
+
+const FEED_HORIZON = 'SELECT xid::text AS xid, id FROM history_feed_horizon';
+
+/** What retention dropped from the feed: the last position of a dropped partition, if later than the horizon so far. */
+const RAISE_FEED_HORIZON = (partition: string) => `
+  INSERT INTO history_feed_horizon (xid, id)
+  SELECT xid, id FROM ${partition} ORDER BY xid DESC, id DESC LIMIT 1
+  ON CONFLICT (singleton) DO UPDATE SET xid = EXCLUDED.xid, id = EXCLUDED.id
+  WHERE (history_feed_horizon.xid, history_feed_horizon.id) < (EXCLUDED.xid, EXCLUDED.id)`;
 
 const PARTITION_LOCK = 'SELECT pg_advisory_xact_lock(7180245002)';
 const PARTITION_EXISTS = 'SELECT to_regclass($1) IS NOT NULL AS exists';
@@ -142,8 +163,20 @@ export class HistoryRepository {
     return (await queryRows<{ name: string }>(manager, MONTHLY_PARTITIONS)).map((row) => row.name);
   }
 
+  /** Entries of the feed after `position` (xid and id), at most `limit`. */
+  feed(position: FeedPosition, limit: number): Promise<FeedEntry[]> {
+    return queryRows<FeedEntry>(this.dataSource.manager, FEED, [position.xid, position.id, limit]);
+  }
+
+  /** The last position retention dropped, if any: a consumer behind it has missed entries. */
+  async feedHorizon(): Promise<FeedPosition | null> {
+    const [row] = await queryRows<FeedPosition>(this.dataSource.manager, FEED_HORIZON);
+    return row ?? null;
+  }
+
   async dropPartition(manager: EntityManager, name: string): Promise<void> {
     const table = checkedName(name);
+    await manager.query(RAISE_FEED_HORIZON(table));
     await manager.query(`ALTER TABLE membership_history DETACH PARTITION ${table}`);
     await manager.query(`DROP TABLE ${table}`);
   }

@@ -22,6 +22,12 @@ export const AUTOMATIC_ACTOR = 'auto';
 /** The actor of expiry: a membership that ran out, whatever removed its row. */
 export const EXPIRY_ACTOR = 'ttl';
 
+/** A position in the change feed: a transaction id (as decimal text: xid8 exceeds 2^53) and an entry id. */
+export interface FeedPosition {
+  xid: string;
+  id: number;
+}
+
 export interface HistoryEntry {
   id: number;
   userId: number;
@@ -31,4 +37,10 @@ export interface HistoryEntry {
   /** Null for entries written before actors were recorded. */
   actor: string | null;
   occurredAt: Date;
+}
+
+/** A history entry as the change feed serves it. */
+export interface FeedEntry extends HistoryEntry, FeedPosition {
+  /** When the entry was written (its transaction's commit is a moment later). */
+  recordedAt: Date;
 }

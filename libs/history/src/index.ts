@@ -1,3 +1,4 @@
+export * from './change-feed.service.js';
 export * from './history-partitions.service.js';
 export * from './history.module.js';
 export * from './history.repository.js';

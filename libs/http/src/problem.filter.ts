@@ -13,6 +13,7 @@ import {
   PayloadTooLargeError,
   RepeatedSlugsError,
   RepeatedUserIdsError,
+  StreamLimitError,
   ReportLinkExpiredError,
   UnauthenticatedError,
   UnknownSegmentsError,
@@ -138,6 +139,15 @@ function domainProblem(error: DomainError, slugLists: SlugListNames): ProblemDet
   }
   if (error instanceof DependencyUnavailableError) return unavailableProblem(error.dependency);
   if (error instanceof PayloadTooLargeError) return plainProblem(413, error.message);
+  if (error instanceof StreamLimitError) {
+    return {
+      type: 'too-many-streams',
+      title: 'Too many streams',
+      status: 503,
+      detail: error.message,
+      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    };
+  }
   if (error instanceof IdAllocationError) {
     return { type: 'id-allocation-failed', title: 'Could not allocate a user id', status: 503, detail: error.message };
   }

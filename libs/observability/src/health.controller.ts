@@ -52,7 +52,7 @@ export class HealthController {
     description: 'PostgreSQL and Redis answer and every migration is applied; 503 problem+json naming what is down otherwise.',
   })
   @ApiOkResponse({ type: HealthDto })
-  @ApiProblems(503)
+  @ApiProblems()
   async ready(): Promise<HealthDto> {
     const [database, migrations, redis] = await Promise.all([
       check(() => pingDatabase(this.dataSource.manager)),

@@ -45,7 +45,7 @@ export class CompatController {
     deprecated: true,
   })
   @ApiCreatedResponse({ type: CompatUserIdDto })
-  @ApiProblems(503)
+  @ApiProblems()
   async createUser(): Promise<CompatUserIdDto> {
     return { user_id: await this.memberships.registerNewUser() };
   }

@@ -40,7 +40,7 @@ export class ReportsController {
   })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'The CSV file', content: { 'text/csv': { schema: { type: 'string' } } } })
-  @ApiProblems(403, 410)
+  @ApiProblems([403, 'The report link was not issued by this service or was altered'], [410, 'The report link has expired'])
   async download(@Param('token') token: string): Promise<StreamableFile> {
     const report = this.reports.open(token);
     return new StreamableFile(await this.reports.stream(report), {

@@ -30,7 +30,7 @@ export class UsersController {
   })
   @ApiCreatedResponse({ type: UserIdDto, description: 'Registered' })
   @ApiOkResponse({ type: UserIdDto, description: 'Already registered' })
-  @ApiProblems(503)
+  @ApiProblems()
   async register(@Body() body: RegisterUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserIdDto> {
     if (body.user_id === undefined) return { user_id: await this.memberships.registerNewUser() };
     const created = await this.memberships.registerUser(body.user_id);

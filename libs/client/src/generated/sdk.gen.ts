@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import type { Client, Options as Options2, TDataShape } from './client/index.js';
-import type { ChangeSegmentMembersData, ChangeSegmentMembersErrors, ChangeSegmentMembersResponses, ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetImportData, GetImportErrors, GetImportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ImportSegmentMembersData, ImportSegmentMembersErrors, ImportSegmentMembersResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, ListTokensData, ListTokensErrors, ListTokensResponses, LookUpUsersSegmentsData, LookUpUsersSegmentsErrors, LookUpUsersSegmentsResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
+import type { ChangeSegmentMembersData, ChangeSegmentMembersErrors, ChangeSegmentMembersResponses, ChangeUserSegmentsData, ChangeUserSegmentsErrors, ChangeUserSegmentsResponses, CompatChangeUserSegmentsData, CompatChangeUserSegmentsErrors, CompatChangeUserSegmentsResponses, CompatCreateSegmentData, CompatCreateSegmentErrors, CompatCreateSegmentResponses, CompatCreateUserData, CompatCreateUserErrors, CompatCreateUserResponses, CompatDeleteSegmentData, CompatDeleteSegmentErrors, CompatDeleteSegmentResponses, CompatGetUserHistoryReportData, CompatGetUserHistoryReportErrors, CompatGetUserHistoryReportResponses, CompatGetUserSegmentsData, CompatGetUserSegmentsErrors, CompatGetUserSegmentsResponses, CreateSegmentData, CreateSegmentErrors, CreateSegmentHistoryReportData, CreateSegmentHistoryReportErrors, CreateSegmentHistoryReportResponses, CreateSegmentResponses, CreateTokenData, CreateTokenErrors, CreateTokenResponses, DeleteSegmentData, DeleteSegmentErrors, DeleteSegmentResponses, DownloadSegmentHistoryReportData, DownloadSegmentHistoryReportErrors, DownloadSegmentHistoryReportResponses, GetImportData, GetImportErrors, GetImportResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetSegmentData, GetSegmentErrors, GetSegmentResponses, GetUserHistoryData, GetUserHistoryErrors, GetUserHistoryResponses, GetUserSegmentsData, GetUserSegmentsErrors, GetUserSegmentsResponses, ImportSegmentMembersData, ImportSegmentMembersErrors, ImportSegmentMembersResponses, ListChangesData, ListChangesErrors, ListChangesResponses, ListSegmentMembersData, ListSegmentMembersErrors, ListSegmentMembersResponses, ListSegmentsData, ListSegmentsErrors, ListSegmentsResponses, ListTokensData, ListTokensErrors, ListTokensResponses, LookUpUsersSegmentsData, LookUpUsersSegmentsErrors, LookUpUsersSegmentsResponses, RegisterUserData, RegisterUserErrors, RegisterUserResponses, RegisterUsersData, RegisterUsersErrors, RegisterUsersResponses, RevokeTokenData, RevokeTokenErrors, RevokeTokenResponses, StreamChangesData, StreamChangesErrors, StreamChangesResponses, UpdateSegmentData, UpdateSegmentErrors, UpdateSegmentResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean> = Options2<TData, ThrowOnError> & {
     /**
@@ -263,6 +263,32 @@ export const importSegmentMembers = <ThrowOnError extends boolean = false>(optio
 export const getImport = <ThrowOnError extends boolean = false>(options: Options<GetImportData, ThrowOnError>) => (options.client ?? client).get<GetImportResponses, GetImportErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/imports/{id}',
+    ...options
+});
+
+/**
+ * Read the change feed
+ *
+ * Every membership change (manual, auto, ttl, segment_deleted, imports) in feed order. Resuming from the cursor of the last change you have, you never miss a change and never see one twice, whatever the number of writers and instances. A change appears once its transaction, and every older one, has finished. 410 when your cursor is older than the retained history.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
+ */
+export const listChanges = <ThrowOnError extends boolean = false>(options?: Options<ListChangesData, ThrowOnError>) => (options?.client ?? client).get<ListChangesResponses, ListChangesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/changes',
+    ...options
+});
+
+/**
+ * Stream the change feed (Server-Sent Events)
+ *
+ * The same changes as GET /changes as Server-Sent Events: `id:` is the change's cursor, `data:` the change as JSON; a comment line every few seconds keeps the connection open. Reconnecting with `Last-Event-ID` (or `after`) resumes exactly. A change is sent within a second of its commit. 503 when this instance serves its maximum of streams.
+ *
+ * Requires a token with scope `read` (or `write`, `admin`).
+ */
+export const streamChanges = <ThrowOnError extends boolean = false>(options?: Options<StreamChangesData, ThrowOnError>) => (options?.client ?? client).sse.get<StreamChangesResponses, StreamChangesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/changes/stream',
     ...options
 });
 

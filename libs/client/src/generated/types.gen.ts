@@ -334,6 +334,36 @@ export type Import = {
     finished_at: string | null;
 };
 
+export type Change = {
+    user_id: number;
+    /**
+     * Slug of the segment at the time of the change
+     */
+    segment: string;
+    operation: 'add' | 'remove';
+    reason: 'manual' | 'auto' | 'ttl' | 'segment_deleted';
+    /**
+     * Who made the change: the name of the API token; `auto` for automatic assignment, `ttl` for expiry; null for changes recorded before actors were
+     */
+    actor: string | null;
+    occurred_at: string;
+    /**
+     * Position of this change in the feed; pass it as `after` to continue after it
+     */
+    cursor: string;
+};
+
+export type ChangePage = {
+    /**
+     * In feed order
+     */
+    items: Array<Change>;
+    /**
+     * Where to continue: the cursor of the last item, or the `after` you gave when nothing new has committed yet (null then without one)
+     */
+    next_cursor: string | null;
+};
+
 export type CreateToken = {
     /**
      * Who uses the token; recorded as the actor of its changes
@@ -468,27 +498,21 @@ export type ListSegmentsData = {
 export type ListSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -512,16 +536,14 @@ export type CreateSegmentData = {
 export type CreateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -530,13 +552,9 @@ export type CreateSegmentErrors = {
     409: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -562,16 +580,14 @@ export type DeleteSegmentData = {
 export type DeleteSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -580,13 +596,9 @@ export type DeleteSegmentErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -615,16 +627,14 @@ export type GetSegmentData = {
 export type GetSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -633,13 +643,9 @@ export type GetSegmentErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -665,16 +671,14 @@ export type UpdateSegmentData = {
 export type UpdateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -683,13 +687,9 @@ export type UpdateSegmentErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -724,16 +724,14 @@ export type ListSegmentMembersData = {
 export type ListSegmentMembersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -742,13 +740,9 @@ export type ListSegmentMembersErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -774,16 +768,14 @@ export type ChangeSegmentMembersData = {
 export type ChangeSegmentMembersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -796,13 +788,9 @@ export type ChangeSegmentMembersErrors = {
     413: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -826,27 +814,21 @@ export type RegisterUserData = {
 export type RegisterUserErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -877,16 +859,14 @@ export type RegisterUsersData = {
 export type RegisterUsersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -895,13 +875,9 @@ export type RegisterUsersErrors = {
     413: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -925,27 +901,21 @@ export type LookUpUsersSegmentsData = {
 export type LookUpUsersSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -971,27 +941,21 @@ export type GetUserSegmentsData = {
 export type GetUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1017,16 +981,14 @@ export type ChangeUserSegmentsData = {
 export type ChangeUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1039,13 +1001,9 @@ export type ChangeUserSegmentsErrors = {
     422: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1088,27 +1046,21 @@ export type GetUserHistoryData = {
 export type GetUserHistoryErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1139,27 +1091,21 @@ export type CreateSegmentHistoryReportData = {
 export type CreateSegmentHistoryReportErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1240,16 +1186,14 @@ export type ImportSegmentMembersData = {
 export type ImportSegmentMembersErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1261,18 +1205,14 @@ export type ImportSegmentMembersErrors = {
      */
     413: Problem;
     /**
-     * The request body is not JSON
+     * The request body is not of a supported media type
      */
     415: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1298,16 +1238,14 @@ export type GetImportData = {
 export type GetImportErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1316,13 +1254,9 @@ export type GetImportErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1335,6 +1269,110 @@ export type GetImportResponses = {
 };
 
 export type GetImportResponse = GetImportResponses[keyof GetImportResponses];
+
+export type ListChangesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * The `cursor` of the last change you have; without it, the oldest retained change comes first
+         */
+        after?: string;
+        limit?: number;
+    };
+    url: '/changes';
+};
+
+export type ListChangesErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * The token is missing, malformed, unknown, revoked or expired
+     */
+    401: Problem;
+    /**
+     * The token lacks the scope this operation needs
+     */
+    403: Problem;
+    /**
+     * The cursor points into history that retention dropped; start again without one
+     */
+    410: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type ListChangesError = ListChangesErrors[keyof ListChangesErrors];
+
+export type ListChangesResponses = {
+    200: ChangePage;
+};
+
+export type ListChangesResponse = ListChangesResponses[keyof ListChangesResponses];
+
+export type StreamChangesData = {
+    body?: never;
+    headers?: {
+        /**
+         * The cursor of the last change received; wins over `after`
+         */
+        'Last-Event-ID'?: string;
+    };
+    path?: never;
+    query?: {
+        /**
+         * The `cursor` of the last change you have (a `Last-Event-ID` header wins over it)
+         */
+        after?: string;
+    };
+    url: '/changes/stream';
+};
+
+export type StreamChangesErrors = {
+    /**
+     * The request is malformed or invalid; `errors` names every bad field
+     */
+    400: Problem;
+    /**
+     * The token is missing, malformed, unknown, revoked or expired
+     */
+    401: Problem;
+    /**
+     * The token lacks the scope this operation needs
+     */
+    403: Problem;
+    /**
+     * The cursor points into history that retention dropped; start again without one
+     */
+    410: Problem;
+    /**
+     * Unexpected failure; logged under `request_id`
+     */
+    500: Problem;
+    /**
+     * PostgreSQL is unavailable, or this instance serves its maximum of streams; retry after `Retry-After` seconds
+     */
+    503: Problem;
+};
+
+export type StreamChangesError = StreamChangesErrors[keyof StreamChangesErrors];
+
+export type StreamChangesResponses = {
+    /**
+     * An endless stream of events; the data of each is a Change (the schema below), its `id` the change's cursor
+     */
+    200: Change;
+};
+
+export type StreamChangesResponse = StreamChangesResponses[keyof StreamChangesResponses];
 
 export type ListTokensData = {
     body?: never;
@@ -1355,27 +1393,21 @@ export type ListTokensData = {
 export type ListTokensErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1399,27 +1431,21 @@ export type CreateTokenData = {
 export type CreateTokenErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1445,16 +1471,14 @@ export type RevokeTokenData = {
 export type RevokeTokenErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1463,13 +1487,9 @@ export type RevokeTokenErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1496,27 +1516,21 @@ export type CompatCreateUserData = {
 export type CompatCreateUserErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1540,16 +1554,14 @@ export type CompatDeleteSegmentData = {
 export type CompatDeleteSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1558,13 +1570,9 @@ export type CompatDeleteSegmentErrors = {
     404: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1588,16 +1596,14 @@ export type CompatCreateSegmentData = {
 export type CompatCreateSegmentErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1606,13 +1612,9 @@ export type CompatCreateSegmentErrors = {
     409: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1636,16 +1638,14 @@ export type CompatChangeUserSegmentsData = {
 export type CompatChangeUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
@@ -1658,13 +1658,9 @@ export type CompatChangeUserSegmentsErrors = {
     422: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1690,27 +1686,21 @@ export type CompatGetUserSegmentsData = {
 export type CompatGetUserSegmentsErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;
@@ -1739,27 +1729,21 @@ export type CompatGetUserHistoryReportData = {
 export type CompatGetUserHistoryReportErrors = {
     /**
      * The request is malformed or invalid; `errors` names every bad field
-     *
-     * The request is malformed or invalid; `errors` names every bad field
      */
     400: Problem;
     /**
-     * Error
+     * The token is missing, malformed, unknown, revoked or expired
      */
     401: Problem;
     /**
-     * The report link was not issued by this service or was altered
+     * The token lacks the scope this operation needs
      */
     403: Problem;
     /**
      * Unexpected failure; logged under `request_id`
-     *
-     * Unexpected failure; logged under `request_id`
      */
     500: Problem;
     /**
-     * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
-     *
      * PostgreSQL (or, for readiness, a dependency) is unavailable; retry after `Retry-After` seconds
      */
     503: Problem;

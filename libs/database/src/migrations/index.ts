@@ -4,6 +4,7 @@ import { RolloutsAndPurge1764400000000 } from './1764400000000-rollouts-and-purg
 import { ApiTokensAndAudit1764500000000 } from './1764500000000-api-tokens-and-audit.js';
 import { HostileInput1764600000000 } from './1764600000000-hostile-input.js';
 import { Imports1764700000000 } from './1764700000000-imports.js';
+import { ChangeFeed1764800000000 } from './1764800000000-change-feed.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   ApiTokensAndAudit1764500000000,
   HostileInput1764600000000,
   Imports1764700000000,
+  ChangeFeed1764800000000,
 ];

@@ -1,0 +1,142 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectMetric, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { CursorExpiredError, decodeCursor, encodeCursor, StreamLimitError } from '#libs/common';
+import { AppConfig } from '#libs/config';
+import { DATABASE_CONNECT_TIMEOUT_MS } from '#libs/database';
+import pg from 'pg';
+import type { Gauge, Histogram } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { HistoryRepository } from './history.repository.js';
+import type { FeedEntry, FeedPosition } from './history.types.js';
+
+export const FEED_STREAMS = 'change_feed_streams';
+export const FEED_LAG = 'change_feed_lag_seconds';
+export const feedMetricProviders = [
+  makeGaugeProvider({ name: FEED_STREAMS, help: 'Open change-feed streams (Server-Sent Events)' }),
+  makeHistogramProvider({
+    name: FEED_LAG,
+    help: 'Time from writing a change to sending it on a change-feed stream',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  }),
+];
+
+/** The channel the history table's trigger notifies after each statement that wrote entries. */
+const CHANNEL = 'membership_changes';
+/** A stream that finds nothing new looks again after this long even without a notification. */
+export const FEED_POLL_MS = 250;
+const MAX_XID = 18446744073709551615n;
+
+/** The position before every entry. */
+const START: FeedPosition = { xid: '0', id: 0 };
+
+export const feedCursorOf = (position: FeedPosition): string => encodeCursor([position.xid, position.id]);
+
+export function parseFeedCursor(values: unknown[]): FeedPosition | undefined {
+  const [xid, id] = values;
+  if (values.length !== 2 || typeof xid !== 'string' || !/^\d{1,20}$/.test(xid) || BigInt(xid) > MAX_XID) return undefined;
+  return Number.isSafeInteger(id) && (id as number) >= 0 ? { xid: BigInt(xid).toString(), id: id as number } : undefined;
+}
+
+const before = (a: FeedPosition, b: FeedPosition) => BigInt(a.xid) < BigInt(b.xid) || (a.xid === b.xid && a.id < b.id);
+
+/**
+ * The change feed: every membership change, in an order no consumer can miss an entry of
+ * (see HistoryRepository.feed), resumable from any cursor it handed out. Streams wake when the
+ * history trigger notifies this process (one LISTEN connection for all of them) and look again
+ * every FEED_POLL_MS anyway, so a change is sent within a second of its commit.
+ */
+@Injectable()
+export class ChangeFeedService implements OnApplicationShutdown {
+  private readonly logger = new Logger(ChangeFeedService.name);
+  private streams = 0;
+  private readonly waiting = new Set<() => void>();
+  private listener?: Promise<pg.Client>;
+  private closed = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly history: HistoryRepository,
+    private readonly config: AppConfig,
+    @InjectMetric(FEED_STREAMS) private readonly openStreams: Gauge,
+    @InjectMetric(FEED_LAG) private readonly lag: Histogram,
+  ) {}
+
+  /** The position a cursor stands for (the start without one); 400 for a cursor not issued here, 410 behind retention. */
+  async position(cursor: string | undefined, parameter: string): Promise<FeedPosition> {
+    if (cursor === undefined) return START;
+    const position = decodeCursor(cursor, parseFeedCursor, parameter);
+    const horizon = await this.history.feedHorizon();
+    if (horizon && before(position, horizon)) {
+      throw new CursorExpiredError('The history this cursor points into was dropped by retention; start again without a cursor');
+    }
+    return position;
+  }
+
+  /** Up to `limit` entries after `position`. */
+  page(position: FeedPosition, limit: number): Promise<FeedEntry[]> {
+    return this.history.feed(position, limit);
+  }
+
+  /** Opens a stream (StreamLimitError beyond FEED_MAX_STREAMS); call the returned function when it ends. */
+  openStream(): () => void {
+    if (this.streams >= this.config.FEED_MAX_STREAMS) throw new StreamLimitError(this.config.FEED_MAX_STREAMS);
+    this.streams++;
+    this.openStreams.set(this.streams);
+    this.listen();
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.streams--;
+      this.openStreams.set(this.streams);
+    };
+  }
+
+  /** Resolves at the next notification of new entries, or after `ms`. */
+  waitForChanges(ms = FEED_POLL_MS): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiting.add(wake);
+    });
+  }
+
+  /** Records how long after writing an entry it went out. */
+  sent(entry: FeedEntry): void {
+    this.lag.observe(Math.max(0, (Date.now() - entry.recordedAt.getTime()) / 1000));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    for (const wake of [...this.waiting]) wake();
+    const listener = await this.listener?.catch(() => undefined);
+    await listener?.end().catch(() => undefined);
+  }
+
+  /** One LISTEN connection per process, opened with the first stream and reopened after a failure. */
+  private listen(): void {
+    if (this.listener || this.closed) return;
+    const { url } = this.dataSource.options as { url?: string };
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS });
+    const reset = (error: unknown) => {
+      this.logger.warn(`Change-feed listener lost (${(error as Error).message}); streams poll until it is back`);
+      this.listener = undefined;
+      void client.end().catch(() => undefined);
+      if (this.streams > 0 && !this.closed) setTimeout(() => this.listen(), 1000);
+    };
+    client.on('notification', () => {
+      for (const wake of [...this.waiting]) wake();
+    });
+    client.on('error', reset);
+    this.listener = client
+      .connect()
+      .then(() => client.query(`LISTEN ${CHANNEL}`))
+      .then(() => client);
+    this.listener.catch(reset);
+  }
+}
