@@ -257,4 +257,18 @@ describe('change feed', () => {
     expect(replayed.map((item) => item.data)).toEqual(after.slice(0, replayed.length));
     expect(after.find((item) => item.user_id === 4243)).toMatchObject({ segment: 'FEED_B', operation: 'add' });
   });
+
+  it('orders by transaction id as a number (an xid gaining a digit comes after, not before)', async () => {
+    await t.db.query(
+      `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at, xid)
+       VALUES (9900, 1, 'FEED_A', 'add', 'manual', 'test', now(), '99'), (10000, 1, 'FEED_A', 'add', 'manual', 'test', now(), '100')`,
+    );
+    try {
+      const { items } = await page(undefined, 2);
+      expect(items.map((item) => item.user_id)).toEqual([9900, 10000]);
+      expect((await page(items[0]!.cursor, 1)).items[0]!.user_id).toBe(10000);
+    } finally {
+      await t.db.query(`DELETE FROM membership_history WHERE xid IN ('99', '100')`);
+    }
+  });
 });

@@ -16,7 +16,7 @@ export const feedMetricProviders = [
   makeGaugeProvider({ name: FEED_STREAMS, help: 'Open change-feed streams (Server-Sent Events)' }),
   makeHistogramProvider({
     name: FEED_LAG,
-    help: 'Time from writing a change to sending it on a change-feed stream',
+    help: 'Time from a membership change (for an expiry, its instant) to its sending on a change-feed stream',
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   }),
 ];
@@ -106,9 +106,9 @@ export class ChangeFeedService implements OnApplicationShutdown {
     });
   }
 
-  /** Records how long after writing an entry it went out. */
+  /** Records how long after its change an entry went out (for an expiry, after the instant it expired). */
   sent(entry: FeedEntry): void {
-    this.lag.observe(Math.max(0, (Date.now() - entry.recordedAt.getTime()) / 1000));
+    this.lag.observe(Math.max(0, (Date.now() - entry.occurredAt.getTime()) / 1000));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -49,14 +49,15 @@ const NOW = 'SELECT clock_timestamp() AS now';
 /**
  * The change feed after a position: entries in (xid, id) order, only of transactions older
  * than the oldest one still running (pg_snapshot_xmin), so no entry can ever appear behind a
- * position already served, whatever the number of writers and instances.
+ * position already served, whatever the number of writers and instances. (The ORDER BY names the
+ * column: `xid` alone would be the text output column, and '100' sorts before '99'.)
  */
 const FEED = `
   SELECT xid::text AS xid, id, user_id AS "userId", segment_slug AS slug, operation, reason, actor,
-         occurred_at AS "occurredAt", recorded_at AS "recordedAt"
+         occurred_at AS "occurredAt"
   FROM membership_history
   WHERE (xid, id) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-  ORDER BY xid, id LIMIT $3`;
+  ORDER BY membership_history.xid, membership_history.id LIMIT $3`;
 
 const FEED_HORIZON = 'SELECT xid::text AS xid, id FROM history_feed_horizon';
 

@@ -40,7 +40,4 @@ export interface HistoryEntry {
 }
 
 /** A history entry as the change feed serves it. */
-export interface FeedEntry extends HistoryEntry, FeedPosition {
-  /** When the entry was written (its transaction's commit is a moment later). */
-  recordedAt: Date;
-}
+export type FeedEntry = HistoryEntry & FeedPosition;

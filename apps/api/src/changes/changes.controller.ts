@@ -5,7 +5,7 @@ import { AppConfig } from '#libs/config';
 import { ChangeFeedService } from '#libs/history';
 import { ApiProblems } from '#libs/http';
 import type { FastifyReply } from 'fastify';
-import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { ChangeDto, ChangePageDto, ChangesQueryDto, ChangesStreamQueryDto } from './dto/change.dto.js';
 
 const CURSOR_EXPIRED: [number, string] = [410, 'The cursor points into history that retention dropped; start again without one'];
@@ -86,9 +86,7 @@ export class ChangesController {
         for (const entry of entries) {
           const change = ChangeDto.from(entry);
           // Back-pressure: a slow consumer slows its own stream, never the process's memory.
-          if (!socket.write(`id: ${change.cursor}\ndata: ${JSON.stringify(change)}\n\n`)) {
-            await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
-          }
+          if (!socket.write(`id: ${change.cursor}\ndata: ${JSON.stringify(change)}\n\n`)) await drained(socket);
           this.feed.sent(entry);
           if (closed) break;
         }
@@ -110,4 +108,17 @@ export class ChangesController {
       socket.end();
     }
   }
+}
+
+/** Resolves once `socket` takes writes again or has closed (its listeners removed either way: a stream waits often). */
+function drained(socket: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
 }
