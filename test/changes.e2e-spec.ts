@@ -118,8 +118,14 @@ describe('change feed', () => {
         if (items.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    // A rollout runs meanwhile too: automatic changes are in the feed like the others.
-    await t.http().patch('/segments/FEED_D').send({ auto_percent: 50 }).expect(200);
+    // Rollouts run meanwhile too, their chunks racing the writers for the same users: automatic changes are in the feed like the others.
+    let rolling = true;
+    const rollouts = (async () => {
+      for (let round = 0; rolling; round++) {
+        await t.http().patch('/segments/FEED_D').send({ auto_percent: [50, 20, 80][round % 3] }).expect(200);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    })();
     const writers = Array.from(
       { length: 4 },
       () =>
@@ -130,6 +136,8 @@ describe('change feed', () => {
         }),
     );
     const sent = (await Promise.all(writers)).reduce((total, count) => total + count, 0);
+    rolling = false;
+    await rollouts;
     await eventually(async () => (await t.http().get('/segments/FEED_D').expect(200)).body.rollout.state === 'done');
     writing = false;
     await consumer;
@@ -165,20 +173,11 @@ describe('change feed', () => {
   }, 60_000);
 
   it('refuses cursors it did not issue (400) and cursors behind retention (410)', async () => {
-    for (const cursor of [
-      'abc!',
-      base64('["1"]'),
-      base64('[1, 2]'),
-      base64('["-1", 2]'),
-      base64('["123456789012345678901", 1]'),
-      base64('["1", 1.5]'),
-    ]) {
+    for (const cursor of ['abc!', base64('["1"]'), base64('[1, 2]'), base64('[-1]'), base64('[1e21]'), base64('[1.5]')]) {
       expectProblem(await t.http().get('/changes').query({ after: cursor }), 400, '/problems/validation-error');
     }
     const { items } = await page(undefined, 2);
-    await t.db.query(
-      `INSERT INTO history_feed_horizon (xid, id) SELECT xid, id FROM membership_history ORDER BY xid DESC, id DESC LIMIT 1`,
-    );
+    await t.db.query(`INSERT INTO history_feed_horizon (id) SELECT max(id) FROM membership_history`);
     try {
       expectProblem(await t.http().get('/changes').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
       expectProblem(await t.http().get('/changes/stream').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
@@ -256,19 +255,5 @@ describe('change feed', () => {
     const after = items.slice(items.findIndex((item) => item.cursor === event.id) + 1);
     expect(replayed.map((item) => item.data)).toEqual(after.slice(0, replayed.length));
     expect(after.find((item) => item.user_id === 4243)).toMatchObject({ segment: 'FEED_B', operation: 'add' });
-  });
-
-  it('orders by transaction id as a number (an xid gaining a digit comes after, not before)', async () => {
-    await t.db.query(
-      `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at, xid)
-       VALUES (9900, 1, 'FEED_A', 'add', 'manual', 'test', now(), '99'), (10000, 1, 'FEED_A', 'add', 'manual', 'test', now(), '100')`,
-    );
-    try {
-      const { items } = await page(undefined, 2);
-      expect(items.map((item) => item.user_id)).toEqual([9900, 10000]);
-      expect((await page(items[0]!.cursor, 1)).items[0]!.user_id).toBe(10000);
-    } finally {
-      await t.db.query(`DELETE FROM membership_history WHERE xid IN ('99', '100')`);
-    }
   });
 });

@@ -85,12 +85,29 @@ export async function purgedSegmentsEmpty(db: pg.Pool): Promise<Violation | null
   return left.length ? { check: 'purged segments are empty', count: left.length, examples: left } : null;
 }
 
+/** Every membership and opt-out names an existing user and segment (the tables have no foreign keys; the write paths guarantee it). */
+export async function referencesExist(db: pg.Pool): Promise<Violation | null> {
+  const dangling = await rows<{ kind: string; user_id: string; segment_id: number }>(
+    db,
+    `SELECT kind, user_id, segment_id FROM (
+       SELECT 'membership' AS kind, user_id, segment_id FROM memberships
+       UNION ALL SELECT 'opt-out', user_id, segment_id FROM segment_opt_outs
+     ) AS r
+     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id) OR NOT EXISTS (SELECT 1 FROM segments s WHERE s.id = r.segment_id)
+     LIMIT 5`,
+  );
+  return dangling.length
+    ? { check: 'memberships and opt-outs name existing users and segments', count: dangling.length, examples: dangling }
+    : null;
+}
+
 export async function allInvariants(db: pg.Pool, expectations: Map<string, Expectation>): Promise<Violation[]> {
   const results = await Promise.all([
     acknowledgedChanges(db, expectations),
     historyReplays(db),
     autoMembersExact(db),
     purgedSegmentsEmpty(db),
+    referencesExist(db),
   ]);
   return results.filter((violation): violation is Violation => violation !== null);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allInvariants, type Violation } from './checks.js';
+import { FeedFollower } from './feed.js';
 import { startCluster, type Cluster, type ServiceProcess } from './cluster.js';
 import { Load, type Expectation, type LoadStats } from './load.js';
 import { PrivatePostgres, PrivateRedis, sleep } from './servers.js';
@@ -36,6 +37,9 @@ describe('faults', () => {
   let redis: PrivateRedis;
   let cluster: Cluster;
   let db: pg.Pool;
+  /** Change-feed consumers running through every scenario: one pages, one follows the stream. */
+  let paged: FeedFollower;
+  let streamed: FeedFollower;
   const expectations = new Map<string, Expectation>();
   const table: Row[] = [];
   const loadUsers = Array.from({ length: LOAD_USERS }, (_, index) => index + 1);
@@ -137,6 +141,11 @@ describe('faults', () => {
       logs,
     );
     console.log(`fault suite: PostgreSQL on ${postgres.port}, Redis on ${redis.port}, logs in ${logs}`);
+    const apis = () => cluster.apis.map((service) => service.url);
+    paged = new FeedFollower('pages', apis, BOOTSTRAP_TOKEN);
+    streamed = new FeedFollower('stream', apis, BOOTSTRAP_TOKEN);
+    paged.start();
+    streamed.start();
     for (const slug of SLUGS) await expectStatus(api('/segments', 'POST', { slug }), 201);
     for (let first = 1; first <= USERS; first += 10_000) {
       const ids = Array.from({ length: 10_000 }, (_, index) => first + index);
@@ -146,6 +155,7 @@ describe('faults', () => {
 
   afterAll(async () => {
     try {
+      await Promise.all([paged?.stop(), streamed?.stop()]);
       await cluster?.stop();
       await db?.end();
     } finally {
@@ -361,6 +371,27 @@ describe('faults', () => {
     });
     expectHealthy(row);
   });
+
+  it('keeps the change feed whole through every fault: paged and streamed, every change once, in one order', async () => {
+    const historyCount = async () => Number((await query<{ n: string }>('SELECT count(*) AS n FROM membership_history'))[0]!.n);
+    await until(
+      'the feed consumers catch up',
+      async () => {
+        const total = await historyCount();
+        return paged.changes.length >= total && streamed.changes.length >= total;
+      },
+      60_000,
+    );
+    const total = await historyCount();
+    for (const follower of [paged, streamed]) {
+      const cursors = follower.changes.map((change) => change.cursor);
+      expect(new Set(cursors).size, 'no change twice').toBe(cursors.length);
+      expect(cursors.length, 'no change missed').toBe(total);
+    }
+    expect(streamed.changes.map((change) => change.cursor)).toEqual(paged.changes.map((change) => change.cursor));
+    expect(streamed.reconnects, 'the stream was cut by the faults and resumed').toBeGreaterThan(0);
+    console.log(`change feed: ${total} changes paged and streamed; the stream reconnected ${streamed.reconnects} times`);
+  }, 90_000);
 });
 
 /** Runs `tasks` with at most `limit` of them in flight. */

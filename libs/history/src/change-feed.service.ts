@@ -1,14 +1,14 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import { CursorExpiredError, decodeCursor, encodeCursor, StreamLimitError } from '#libs/common';
+import { CursorExpiredError, cursorInteger, decodeCursor, encodeCursor, StreamLimitError } from '#libs/common';
 import { AppConfig } from '#libs/config';
 import { DATABASE_CONNECT_TIMEOUT_MS } from '#libs/database';
 import pg from 'pg';
 import type { Gauge, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { HistoryRepository } from './history.repository.js';
-import type { FeedEntry, FeedPosition } from './history.types.js';
+import type { HistoryEntry } from './history.types.js';
 
 export const FEED_STREAMS = 'change_feed_streams';
 export const FEED_LAG = 'change_feed_lag_seconds';
@@ -25,24 +25,13 @@ export const feedMetricProviders = [
 const CHANNEL = 'membership_changes';
 /** A stream that finds nothing new looks again after this long even without a notification. */
 export const FEED_POLL_MS = 250;
-const MAX_XID = 18446744073709551615n;
 
-/** The position before every entry. */
-const START: FeedPosition = { xid: '0', id: 0 };
-
-export const feedCursorOf = (position: FeedPosition): string => encodeCursor([position.xid, position.id]);
-
-export function parseFeedCursor(values: unknown[]): FeedPosition | undefined {
-  const [xid, id] = values;
-  if (values.length !== 2 || typeof xid !== 'string' || !/^\d{1,20}$/.test(xid) || BigInt(xid) > MAX_XID) return undefined;
-  return Number.isSafeInteger(id) && (id as number) >= 0 ? { xid: BigInt(xid).toString(), id: id as number } : undefined;
-}
-
-const before = (a: FeedPosition, b: FeedPosition) => BigInt(a.xid) < BigInt(b.xid) || (a.xid === b.xid && a.id < b.id);
+export const feedCursorOf = (entry: HistoryEntry): string => encodeCursor([entry.id]);
+const parseFeedCursor = (values: unknown[]) => (values.length === 1 ? cursorInteger(values[0]) : undefined);
 
 /**
- * The change feed: every membership change, in an order no consumer can miss an entry of
- * (see HistoryRepository.feed), resumable from any cursor it handed out. Streams wake when the
+ * The change feed: every membership change in commit order (entry ids are handed out in
+ * commit order, see FEED_ORDER_LOCK in HistoryRepository), resumable from any cursor it handed out. Streams wake when the
  * history trigger notifies this process (one LISTEN connection for all of them) and look again
  * every FEED_POLL_MS anyway, so a change is sent within a second of its commit.
  */
@@ -62,19 +51,19 @@ export class ChangeFeedService implements OnApplicationShutdown {
     @InjectMetric(FEED_LAG) private readonly lag: Histogram,
   ) {}
 
-  /** The position a cursor stands for (the start without one); 400 for a cursor not issued here, 410 behind retention. */
-  async position(cursor: string | undefined, parameter: string): Promise<FeedPosition> {
-    if (cursor === undefined) return START;
+  /** The entry id a cursor stands for (0, before every entry, without one); 400 for a cursor not issued here, 410 behind retention. */
+  async position(cursor: string | undefined, parameter: string): Promise<number> {
+    if (cursor === undefined) return 0;
     const position = decodeCursor(cursor, parseFeedCursor, parameter);
     const horizon = await this.history.feedHorizon();
-    if (horizon && before(position, horizon)) {
+    if (horizon !== null && position < horizon) {
       throw new CursorExpiredError('The history this cursor points into was dropped by retention; start again without a cursor');
     }
     return position;
   }
 
-  /** Up to `limit` entries after `position`. */
-  page(position: FeedPosition, limit: number): Promise<FeedEntry[]> {
+  /** Up to `limit` entries after the entry with id `position`. */
+  page(position: number, limit: number): Promise<HistoryEntry[]> {
     return this.history.feed(position, limit);
   }
 
@@ -107,7 +96,7 @@ export class ChangeFeedService implements OnApplicationShutdown {
   }
 
   /** Records how long after its change an entry went out (for an expiry, after the instant it expired). */
-  sent(entry: FeedEntry): void {
+  sent(entry: HistoryEntry): void {
     this.lag.observe(Math.max(0, (Date.now() - entry.occurredAt.getTime()) / 1000));
   }
 

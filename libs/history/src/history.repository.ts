@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './history.types.js';
+import type { HistoryEntry, MembershipChange } from './history.types.js';
 
 /** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
 const INSERT = `
@@ -47,26 +47,29 @@ export interface MonthReportQuery {
 const NOW = 'SELECT clock_timestamp() AS now';
 
 /**
- * The change feed after a position: entries in (xid, id) order, only of transactions older
- * than the oldest one still running (pg_snapshot_xmin), so no entry can ever appear behind a
- * position already served, whatever the number of writers and instances. (The ORDER BY names the
- * column: `xid` alone would be the text output column, and '100' sorts before '99'.)
+ * Held from a transaction's history insert to its commit: transactions write history one at a
+ * time, so entry ids are handed out in commit order (an entry with a lower id is committed
+ * before a higher one exists). The feed can then read `id > cursor` and never miss an entry
+ * that commits late, and two transactions changing one user appear in the order they
+ * committed (the history insert comes after every row lock a transaction takes).
  */
+const FEED_ORDER_LOCK = 'SELECT pg_advisory_xact_lock(7180245003)';
+
+/** The change feed after a position, in id (commit) order. */
 const FEED = `
-  SELECT xid::text AS xid, id, user_id AS "userId", segment_slug AS slug, operation, reason, actor,
-         occurred_at AS "occurredAt"
+  SELECT id, user_id AS "userId", segment_slug AS slug, operation, reason, actor, occurred_at AS "occurredAt"
   FROM membership_history
-  WHERE (xid, id) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-  ORDER BY membership_history.xid, membership_history.id LIMIT $3`;
+  WHERE id > $1
+  ORDER BY id LIMIT $2`;
 
-const FEED_HORIZON = 'SELECT xid::text AS xid, id FROM history_feed_horizon';
+const FEED_HORIZON = 'SELECT id FROM history_feed_horizon';
 
-/** What retention dropped from the feed: the last position of a dropped partition, if later than the horizon so far. */
+/** What retention dropped from the feed: the last id of a dropped partition, if later than the horizon so far. */
 const RAISE_FEED_HORIZON = (partition: string) => `
-  INSERT INTO history_feed_horizon (xid, id)
-  SELECT xid, id FROM ${partition} ORDER BY xid DESC, id DESC LIMIT 1
-  ON CONFLICT (singleton) DO UPDATE SET xid = EXCLUDED.xid, id = EXCLUDED.id
-  WHERE (history_feed_horizon.xid, history_feed_horizon.id) < (EXCLUDED.xid, EXCLUDED.id)`;
+  INSERT INTO history_feed_horizon (id)
+  SELECT max(id) FROM ${partition} HAVING max(id) IS NOT NULL
+  ON CONFLICT (singleton) DO UPDATE SET id = EXCLUDED.id
+  WHERE history_feed_horizon.id < EXCLUDED.id`;
 
 const PARTITION_LOCK = 'SELECT pg_advisory_xact_lock(7180245002)';
 const PARTITION_EXISTS = 'SELECT to_regclass($1) IS NOT NULL AS exists';
@@ -80,7 +83,9 @@ const PARTITION_NAME = /^membership_history_y\d{4}m\d{2}$/;
 export class HistoryRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  /** Writes a transaction's changes, the last statement before its commit (see FEED_ORDER_LOCK). */
   async insert(manager: EntityManager, changes: readonly MembershipChange[]): Promise<void> {
+    await queryRows(manager, FEED_ORDER_LOCK);
     await queryRows(manager, INSERT, [
       changes.map((change) => change.userId),
       changes.map((change) => change.segmentId),
@@ -164,15 +169,15 @@ export class HistoryRepository {
     return (await queryRows<{ name: string }>(manager, MONTHLY_PARTITIONS)).map((row) => row.name);
   }
 
-  /** Entries of the feed after `position` (xid and id), at most `limit`. */
-  feed(position: FeedPosition, limit: number): Promise<FeedEntry[]> {
-    return queryRows<FeedEntry>(this.dataSource.manager, FEED, [position.xid, position.id, limit]);
+  /** Entries of the feed after the entry `afterId`, at most `limit`. */
+  feed(afterId: number, limit: number): Promise<HistoryEntry[]> {
+    return queryRows<HistoryEntry>(this.dataSource.manager, FEED, [afterId, limit]);
   }
 
-  /** The last position retention dropped, if any: a consumer behind it has missed entries. */
-  async feedHorizon(): Promise<FeedPosition | null> {
-    const [row] = await queryRows<FeedPosition>(this.dataSource.manager, FEED_HORIZON);
-    return row ?? null;
+  /** The last entry id retention dropped, if any: a consumer behind it has missed entries. */
+  async feedHorizon(): Promise<number | null> {
+    const [row] = await queryRows<{ id: number }>(this.dataSource.manager, FEED_HORIZON);
+    return row?.id ?? null;
   }
 
   async dropPartition(manager: EntityManager, name: string): Promise<void> {

@@ -22,12 +22,6 @@ export const AUTOMATIC_ACTOR = 'auto';
 /** The actor of expiry: a membership that ran out, whatever removed its row. */
 export const EXPIRY_ACTOR = 'ttl';
 
-/** A position in the change feed: a transaction id (as decimal text: xid8 exceeds 2^53) and an entry id. */
-export interface FeedPosition {
-  xid: string;
-  id: number;
-}
-
 export interface HistoryEntry {
   id: number;
   userId: number;
@@ -38,6 +32,3 @@ export interface HistoryEntry {
   actor: string | null;
   occurredAt: Date;
 }
-
-/** A history entry as the change feed serves it. */
-export type FeedEntry = HistoryEntry & FeedPosition;

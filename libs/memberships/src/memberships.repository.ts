@@ -42,16 +42,28 @@ const SEGMENT_MEMBERS = `
 const COUNT_MEMBERS = `SELECT count(*) AS count FROM memberships m WHERE m.segment_id = $1 AND ${live('m')}`;
 
 /**
- * Removals of a change, and the expired memberships of every (user, segment) it touches,
- * which no sweep has removed yet, in one DELETE; removals also record opt-outs.
+ * Removals of a change (recording opt-outs), and the expired memberships, which no sweep has
+ * removed yet, of the other (user, segment) pairs it touches. Two deletes of disjoint keys: the
+ * second, filtered by expiry, is found through the expiry index and never probes or scans for
+ * every key of a 100 000-user change (one DELETE with `removing OR expired` hash-joined all of
+ * `memberships`).
  */
 const REMOVE_AND_OPT_OUT = `
   WITH opt_out AS (
     INSERT INTO segment_opt_outs (user_id, segment_id) SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING
+  ),
+  removed AS (
+    DELETE FROM memberships m USING unnest($1::bigint[], $2::int[]) AS r (user_id, segment_id)
+    WHERE m.user_id = r.user_id AND m.segment_id = r.segment_id
+    RETURNING m.user_id, m.segment_id, m.expires_at
+  ),
+  lapsed AS (
+    DELETE FROM memberships m USING unnest($3::bigint[], $4::int[]) AS t (user_id, segment_id)
+    WHERE m.user_id = t.user_id AND m.segment_id = t.segment_id AND ${expired('m')}
+    RETURNING m.user_id, m.segment_id, m.expires_at
   )
-  DELETE FROM memberships m USING unnest($3::bigint[], $4::int[], $5::bool[]) AS t (user_id, segment_id, removing)
-  WHERE m.user_id = t.user_id AND m.segment_id = t.segment_id AND (t.removing OR ${expired('m')})
-  RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", m.expires_at AS "expiresAt", coalesce(${expired('m')}, false) AS expired`;
+  SELECT x.user_id AS "userId", x.segment_id AS "segmentId", x.expires_at AS "expiresAt", coalesce(${expired('x')}, false) AS expired
+  FROM (SELECT * FROM removed UNION ALL SELECT * FROM lapsed) AS x`;
 
 /**
  * Manual adds: inserts what does not exist and sets the expiry of what does (re-adding sets
@@ -172,12 +184,12 @@ export class MembershipsRepository {
     actorOf: (userId: number) => string,
   ): Promise<RemovedMembership[]> {
     const removing = new Set(changes.removals.map(keyOf));
+    const others = changes.touched.filter((item) => !removing.has(keyOf(item)));
     const rows = await queryRows<RemovedMembership>(manager, REMOVE_AND_OPT_OUT, [
       changes.removals.map((item) => item.userId),
       changes.removals.map((item) => item.segmentId),
-      changes.touched.map((item) => item.userId),
-      changes.touched.map((item) => item.segmentId),
-      changes.touched.map((item) => removing.has(keyOf(item))),
+      others.map((item) => item.userId),
+      others.map((item) => item.segmentId),
     ]);
     this.record(
       manager,

@@ -91,7 +91,7 @@ export class ChangesController {
           if (closed) break;
         }
         if (entries.length > 0) {
-          position = entries.at(-1)!;
+          position = entries.at(-1)!.id;
           lastWrite = Date.now();
           if (entries.length === STREAM_BATCH) continue;
         }

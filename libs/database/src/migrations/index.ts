@@ -5,6 +5,8 @@ import { ApiTokensAndAudit1764500000000 } from './1764500000000-api-tokens-and-a
 import { HostileInput1764600000000 } from './1764600000000-hostile-input.js';
 import { Imports1764700000000 } from './1764700000000-imports.js';
 import { ChangeFeed1764800000000 } from './1764800000000-change-feed.js';
+import { MembershipsWithoutForeignKeys1764900000000 } from './1764900000000-memberships-without-foreign-keys.js';
+import { ChangeFeedInCommitOrder1765000000000 } from './1765000000000-change-feed-in-commit-order.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -15,4 +17,6 @@ export const migrations = [
   HostileInput1764600000000,
   Imports1764700000000,
   ChangeFeed1764800000000,
+  MembershipsWithoutForeignKeys1764900000000,
+  ChangeFeedInCommitOrder1765000000000,
 ];
