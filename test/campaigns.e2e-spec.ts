@@ -109,6 +109,33 @@ describe('campaigns', () => {
       expectProblem(tooMany, 400, '/problems/validation-error');
       expect(await make().count('SELECT count(*) FROM users WHERE id IN (20, 21, 22)')).toBe(0);
     });
+
+    it('takes the largest request: 100 000 ids, half of them expired members coming back, half removals', async () => {
+      await t.http().post('/segments').send({ slug: 'CAMPAIGN_MAX' }).expect(201);
+      const returning = Array.from({ length: 50_000 }, (_, i) => 500_001 + i);
+      const leaving = Array.from({ length: 50_000 }, (_, i) => 600_001 + i);
+      await t
+        .http()
+        .post('/segments/CAMPAIGN_MAX/members')
+        .send({ add: [...returning, ...leaving] })
+        .expect(200);
+      await t.db.query(
+        `UPDATE memberships SET expires_at = now() - interval '1 second'
+         WHERE segment_id = (SELECT id FROM segments WHERE slug = 'CAMPAIGN_MAX') AND user_id <= 550000`,
+      );
+      const res = await t.http().post('/segments/CAMPAIGN_MAX/members').send({ add: returning, remove: leaving }).expect(200);
+      // The expired memberships are removed (ttl, at their instant) and added again; the others removed.
+      expect(res.body).toEqual({ added: 50_000, removed: 50_000 });
+      const kinds = await t.db.query(
+        `SELECT operation, reason, count(*)::int AS n FROM membership_history WHERE segment_slug = 'CAMPAIGN_MAX'
+         GROUP BY operation, reason ORDER BY operation, reason`,
+      );
+      expect(kinds.rows).toEqual([
+        { operation: 'add', reason: 'manual', n: 150_000 },
+        { operation: 'remove', reason: 'manual', n: 50_000 },
+        { operation: 'remove', reason: 'ttl', n: 50_000 },
+      ]);
+    }, 30_000);
   });
 
   describe('POST /users/segments/lookup', () => {

@@ -48,8 +48,9 @@ export class HistorySubscriber implements EntitySubscriberInterface {
     const runner = manager.queryRunner;
     if (!runner?.isTransactionActive) throw new Error('Membership changes must be recorded inside their transaction');
     if (changes.length === 0) return;
-    const data = runner.data as Buffered;
-    (data[BUFFER] ??= []).push(...changes);
+    const buffer = ((runner.data as Buffered)[BUFFER] ??= []);
+    // Not push(...changes): spreading a 100 000-change bulk write overflows the call stack.
+    for (const change of changes) buffer.push(change);
   }
 
   async beforeTransactionCommit(event: TransactionCommitEvent): Promise<void> {
@@ -59,10 +60,18 @@ export class HistorySubscriber implements EntitySubscriberInterface {
     await this.history.insert(event.manager, changes);
   }
 
-  /** Counts the changes once they are committed. */
+  /** Counts the changes once they are committed (one increment per kind: a bulk write holds 100 000). */
   afterTransactionCommit(event: TransactionCommitEvent): void {
     const data = event.queryRunner.data as Buffered;
-    for (const change of data[WRITTEN] ?? []) this.changesCounter.inc({ operation: change.operation, reason: change.reason });
+    const counts = new Map<string, number>();
+    for (const { operation, reason } of data[WRITTEN] ?? []) {
+      const kind = `${operation}:${reason}`;
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
+    for (const [kind, count] of counts) {
+      const [operation, reason] = kind.split(':');
+      this.changesCounter.inc({ operation, reason }, count);
+    }
     delete data[WRITTEN];
   }
 
