@@ -22,7 +22,7 @@ export async function queryRows<T>(manager: EntityManager, sql: string, params: 
     name = `s${statementNames.size + 1}`;
     statementNames.set(sql, name);
   }
-  const config = { name, text: sql, values: params };
+  const config = { name, text: sql, values: params.map(arrayLiteral) };
   try {
     const client = manager.queryRunner ? ((await manager.queryRunner.connect()) as pg.PoolClient) : pgPool(manager.connection);
     const result = await client.query(config);
@@ -31,6 +31,32 @@ export async function queryRows<T>(manager: EntityManager, sql: string, params: 
     for (const listener of errorListeners) listener(error);
     throw error;
   }
+}
+
+/**
+ * An array of integers, strings and nulls as PostgreSQL's array literal, built in one pass:
+ * node-pg quotes and regex-escapes every element, a third of the time of a 100 000-user bulk
+ * change, whose strings (slugs, reasons, actors) repeat, so each distinct one is escaped once.
+ * Arrays holding anything else (dates, booleans) are left to node-pg.
+ */
+function arrayLiteral(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  const escaped = new Map<string, string>();
+  const parts = new Array<string>(value.length);
+  for (let index = 0; index < value.length; index++) {
+    const element: unknown = value[index];
+    if (element === null || element === undefined) parts[index] = 'NULL';
+    else if (Number.isSafeInteger(element)) parts[index] = String(element);
+    else if (typeof element === 'string') {
+      let quoted = escaped.get(element);
+      if (quoted === undefined) {
+        quoted = `"${element.replace(/["\\]/g, '\\$&')}"`;
+        escaped.set(element, quoted);
+      }
+      parts[index] = quoted;
+    } else return value;
+  }
+  return `{${parts.join(',')}}`;
 }
 
 /** One trivial statement: the database answers (health checks). */

@@ -172,22 +172,20 @@ export class MembershipsRepository {
   }
 
   /**
-   * Removes `removals` (recording opt-outs) and the expired memberships among `touched`.
-   * Returns what was removed; removals are logged with `reason` and the actor of their user's
-   * change, expired ones as their `ttl` removal.
+   * Removes `removals` (recording opt-outs) and the expired memberships among `others`, the
+   * other pairs the change touches (none of them a removal). Returns what was removed; removals
+   * are logged with `reason` and the actor of their user's change, expired ones as their `ttl` removal.
    */
   async removeAndOptOut(
     manager: EntityManager,
-    changes: { removals: MembershipKey[]; touched: MembershipKey[] },
+    { removals, others }: { removals: readonly MembershipKey[]; others: readonly MembershipKey[] },
     slugOf: ReadonlyMap<number, string>,
     reason: HistoryReason,
     actorOf: (userId: number) => string,
   ): Promise<RemovedMembership[]> {
-    const removing = new Set(changes.removals.map(keyOf));
-    const others = changes.touched.filter((item) => !removing.has(keyOf(item)));
     const rows = await queryRows<RemovedMembership>(manager, REMOVE_AND_OPT_OUT, [
-      changes.removals.map((item) => item.userId),
-      changes.removals.map((item) => item.segmentId),
+      removals.map((item) => item.userId),
+      removals.map((item) => item.segmentId),
       others.map((item) => item.userId),
       others.map((item) => item.segmentId),
     ]);
@@ -310,5 +308,3 @@ export class MembershipsRepository {
     );
   }
 }
-
-const keyOf = (key: MembershipKey) => `${key.userId}:${key.segmentId}`;

@@ -137,10 +137,12 @@ export class MembershipsService {
     const adding = new Set(change.add);
     const both = change.remove.flatMap((userId, index) => (adding.has(userId) ? [{ userId, index }] : []));
     if (both.length > 0) throw new RepeatedUserIdsError(both);
-    const add = { slug, ttlSeconds: change.ttlSeconds, expiresAt: change.expiresAt };
+    // Every user shares one change object per direction: a 100 000-user change allocates no change per user.
+    const adds: MembershipChangeRequest = { add: [{ slug, ttlSeconds: change.ttlSeconds, expiresAt: change.expiresAt }], remove: [] };
+    const removes: MembershipChangeRequest = { add: [], remove: [slug] };
     return [
-      ...[...adding].map((userId) => ({ userId, actor, change: { add: [add], remove: [] } })),
-      ...[...new Set(change.remove)].map((userId) => ({ userId, actor, change: { add: [], remove: [slug] } })),
+      ...[...adding].map((userId) => ({ userId, actor, change: adds })),
+      ...[...new Set(change.remove)].map((userId) => ({ userId, actor, change: removes })),
     ];
   }
 
@@ -237,11 +239,14 @@ export class MembershipsService {
       ),
     );
     const changes = writes.filter((write) => write.change);
-    const slugs = new Set(changes.flatMap(({ change }) => [...change!.add.map((add) => add.slug), ...change!.remove]));
+    // Bulk writes share change objects (see memberWrites): each distinct one is looked at once.
+    const distinct = [...new Set(changes.map((write) => write.change!))];
+    const slugs = new Set(distinct.flatMap((change) => [...change.add.map((add) => add.slug), ...change.remove]));
     const segments = await this.segments.resolveActive(manager, [...slugs]);
+    const unknownIn = new Map(distinct.map((change) => [change, unknownSlugs(change, segments)]));
     const errors = new Map<number, UnknownSegmentsError>();
     for (const { userId, change } of changes) {
-      const unknown = unknownSlugs(change!, segments);
+      const unknown = unknownIn.get(change!)!;
       if (unknown.length > 0) errors.set(userId, new UnknownSegmentsError(unknown));
     }
     const accepted = writes.filter((write) => !errors.has(write.userId));
@@ -258,15 +263,16 @@ export class MembershipsService {
     const actors = new Map(applied.map((write) => [write.userId, write.actor]));
     const actorOf = (userId: number) => actors.get(userId)!;
     const removals: MembershipKey[] = [];
-    const touched: MembershipKey[] = [];
     const adds: ManualAdd[] = [];
     for (const { userId, change } of applied) {
       for (const slug of change!.remove) removals.push({ userId, segmentId: idOf(slug) });
       for (const add of change!.add) adds.push({ userId, segmentId: idOf(add.slug), ...expiryOf(add, change!.ttlSeconds) });
-      for (const slug of [...change!.add.map((add) => add.slug), ...change!.remove]) touched.push({ userId, segmentId: idOf(slug) });
     }
+    // A change never adds and removes one slug (assertDistinctSlugs), so the adds are the other pairs it touches.
     const removed =
-      touched.length > 0 ? await this.memberships.removeAndOptOut(manager, { removals, touched }, slugOf, 'manual', actorOf) : [];
+      removals.length + adds.length > 0
+        ? await this.memberships.removeAndOptOut(manager, { removals, others: adds }, slugOf, 'manual', actorOf)
+        : [];
     const added = adds.length > 0 ? await this.memberships.upsertManual(manager, adds, slugOf, actorOf) : [];
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));

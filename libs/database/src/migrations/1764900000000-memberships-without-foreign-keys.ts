@@ -14,10 +14,10 @@ export class MembershipsWithoutForeignKeys1764900000000 implements MigrationInte
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `ALTER TABLE memberships DROP CONSTRAINT memberships_user_id_fkey, DROP CONSTRAINT memberships_segment_id_fkey`,
+      `ALTER TABLE memberships DROP CONSTRAINT IF EXISTS memberships_user_id_fkey, DROP CONSTRAINT IF EXISTS memberships_segment_id_fkey`,
     );
     await queryRunner.query(
-      `ALTER TABLE segment_opt_outs DROP CONSTRAINT segment_opt_outs_user_id_fkey, DROP CONSTRAINT segment_opt_outs_segment_id_fkey`,
+      `ALTER TABLE segment_opt_outs DROP CONSTRAINT IF EXISTS segment_opt_outs_user_id_fkey, DROP CONSTRAINT IF EXISTS segment_opt_outs_segment_id_fkey`,
     );
   }
 
