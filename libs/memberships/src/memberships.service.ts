@@ -146,10 +146,12 @@ export class MembershipsService {
     ];
   }
 
-  /** The live segments of every user asked for, in the order asked (unknown users: none), from one query. */
+  /** The live segments of every user asked for, in the order asked (unknown users: none), through the batched hot read path. */
   async lookUp(userIds: number[]): Promise<{ userId: number; segments: UserSegment[] }[]> {
-    const byUser = await this.memberships.usersSegments(this.dataSource.manager, [...new Set(userIds)]);
-    return userIds.map((userId) => ({ userId, segments: byUser.get(userId) ?? [] }));
+    const unique = [...new Set(userIds)];
+    const segments = await Promise.all(unique.map((userId) => this.userSegmentsLoader.load(userId)));
+    const byUser = new Map(unique.map((userId, index) => [userId, segments[index]!]));
+    return userIds.map((userId) => ({ userId, segments: byUser.get(userId)! }));
   }
 
   /** Registers one user (with its automatic segments); returns true when the user is new. */

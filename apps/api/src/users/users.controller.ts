@@ -54,7 +54,7 @@ export class UsersController {
   @ApiOperation({
     operationId: 'lookUpUsersSegments',
     summary: "Get many users' segments",
-    description: 'The segments of up to 1 000 users in one call (one query), in the order asked; unknown users have none.',
+    description: 'The segments of up to 1 000 users in one call, in the order asked; unknown users have none.',
   })
   @ApiOkResponse({ type: UsersSegmentsDto })
   @ApiProblems()

@@ -158,7 +158,7 @@ export const registerUsers = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Get many users' segments
  *
- * The segments of up to 1 000 users in one call (one query), in the order asked; unknown users have none.
+ * The segments of up to 1 000 users in one call, in the order asked; unknown users have none.
  *
  * Requires a token with scope `read` (or `write`, `admin`).
  */
