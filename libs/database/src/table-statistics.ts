@@ -8,7 +8,7 @@ import { queryRows } from './query.js';
 export type AnalyzedTable = 'users' | 'memberships' | 'segments';
 
 /**
- * Changed rows that trigger an ANALYZE: a tenth of the table (as autovacuum's default), and at
+ * Changed rows that trigger a pass: a tenth of the table (as autovacuum's default), and at
  * least this many. The segment catalogue is small and read by every hot query, so any change
  * to it counts (without statistics the planner takes 20 segments for one and loops over them).
  */
@@ -21,12 +21,14 @@ type Uncommitted = { [UNCOMMITTED]?: Map<AnalyzedTable, number> };
 const ROW_ESTIMATE = 'SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = $1::regclass';
 
 /**
- * Keeps planner statistics as fresh as the service's own changes: bulk registration, rollouts,
- * purges, sweeps and requests report how many rows they changed, and once a table has changed
- * by a tenth of its rows since its last ANALYZE, this process analyzes it in the background
- * (one at a time per table). Autovacuum may be off or late after bulk loads; the prepared
- * statements of the hot paths are replanned once statistics change. Changes count once
- * their transaction has committed (an ANALYZE cannot see uncommitted rows).
+ * Keeps planner statistics and the visibility map as fresh as the service's own changes: bulk
+ * registration, rollouts, purges, sweeps and requests report how many rows they changed, and
+ * once a table has changed by a tenth of its rows since its last pass, this process runs
+ * `VACUUM (ANALYZE)` on it in the background (one at a time per table; skipped when another
+ * process is at it). Autovacuum may be off or late after bulk loads: without statistics the
+ * planner misreads the hot queries, and without the visibility map the hot read's index-only
+ * scan visits the heap anyway. The prepared statements of the hot paths are replanned once
+ * statistics change. Changes count once their transaction has committed.
  */
 @Injectable()
 export class TableStatistics implements EntitySubscriberInterface {
@@ -83,7 +85,7 @@ export class TableStatistics implements EntitySubscriberInterface {
   private async analyze(table: AnalyzedTable): Promise<void> {
     try {
       // The table name is one of AnalyzedTable's literals, never input.
-      await this.dataSource.query(`ANALYZE ${table}`);
+      await this.dataSource.query(`VACUUM (ANALYZE, SKIP_LOCKED) ${table}`);
       const [row] = await queryRows<{ rows: number }>(this.dataSource.manager, ROW_ESTIMATE, [table]);
       this.estimates.set(table, row?.rows ?? 0);
     } catch (error) {

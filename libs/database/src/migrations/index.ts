@@ -7,6 +7,7 @@ import { Imports1764700000000 } from './1764700000000-imports.js';
 import { ChangeFeed1764800000000 } from './1764800000000-change-feed.js';
 import { MembershipsWithoutForeignKeys1764900000000 } from './1764900000000-memberships-without-foreign-keys.js';
 import { ChangeFeedInCommitOrder1765000000000 } from './1765000000000-change-feed-in-commit-order.js';
+import { MembershipsCoveringKey1765100000000 } from './1765100000000-memberships-covering-key.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   ChangeFeed1764800000000,
   MembershipsWithoutForeignKeys1764900000000,
   ChangeFeedInCommitOrder1765000000000,
+  MembershipsCoveringKey1765100000000,
 ];
