@@ -1,12 +1,9 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { CursorExpiredError, cursorInteger, decodeCursor, encodeCursor, StreamLimitError } from '#libs/common';
 import { AppConfig } from '#libs/config';
-import { DATABASE_CONNECT_TIMEOUT_MS } from '#libs/database';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Gauge, Histogram } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { HistoryRepository } from './history.repository.js';
 import type { HistoryEntry } from './history.types.js';
 
@@ -21,8 +18,6 @@ export const feedMetricProviders = [
   }),
 ];
 
-/** The channel the history table's trigger notifies after each statement that wrote entries. */
-const CHANNEL = 'membership_changes';
 /** A stream that finds nothing new looks again after this long even without a notification. */
 export const FEED_POLL_MS = 250;
 
@@ -44,7 +39,6 @@ export class ChangeFeedService implements OnApplicationShutdown {
   private closed = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly history: HistoryRepository,
     private readonly config: AppConfig,
     @InjectMetric(FEED_STREAMS) private readonly openStreams: Gauge,
@@ -107,25 +101,20 @@ export class ChangeFeedService implements OnApplicationShutdown {
     await listener?.end().catch(() => undefined);
   }
 
-  /** One LISTEN connection per process, opened with the first stream and reopened after a failure. */
+  /** One listening connection per process, opened with the first stream and reopened after a failure. */
   private listen(): void {
     if (this.listener || this.closed) return;
-    const { url } = this.dataSource.options as { url?: string };
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS });
     const reset = (error: unknown) => {
       this.logger.warn(`Change-feed listener lost (${(error as Error).message}); streams poll until it is back`);
       this.listener = undefined;
       void client.end().catch(() => undefined);
       if (this.streams > 0 && !this.closed) setTimeout(() => this.listen(), 1000);
     };
-    client.on('notification', () => {
+    const wakeAll = () => {
       for (const wake of [...this.waiting]) wake();
-    });
-    client.on('error', reset);
-    this.listener = client
-      .connect()
-      .then(() => client.query(`LISTEN ${CHANNEL}`))
-      .then(() => client);
+    };
+    const { client, ready } = this.history.listenForChanges(wakeAll, reset);
+    this.listener = ready.then(() => client);
     this.listener.catch(reset);
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { pgPool, queryRows } from '#libs/database';
+import { DATABASE_CONNECT_TIMEOUT_MS, pgPool, queryRows } from '#libs/database';
+import pg from 'pg';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
@@ -63,6 +64,9 @@ const FEED = `
   ORDER BY id LIMIT $2`;
 
 const FEED_HORIZON = 'SELECT id FROM history_feed_horizon';
+
+/** The channel the history table's trigger notifies after each statement that wrote entries. */
+const LISTEN_CHANGES = 'LISTEN membership_changes';
 
 /** What retention dropped from the feed: the last id of a dropped partition, if later than the horizon so far. */
 const RAISE_FEED_HORIZON = (partition: string) => `
@@ -172,6 +176,22 @@ export class HistoryRepository {
   /** Entries of the feed after the entry `afterId`, at most `limit`. */
   feed(afterId: number, limit: number): Promise<HistoryEntry[]> {
     return queryRows<HistoryEntry>(this.dataSource.manager, FEED, [afterId, limit]);
+  }
+
+  /**
+   * A connection of its own, told (`onChange`) whenever history entries were written: the
+   * table's trigger notifies after each statement. `ready` settles once it listens.
+   */
+  listenForChanges(onChange: () => void, onError: (error: unknown) => void): { client: pg.Client; ready: Promise<void> } {
+    const { url } = this.dataSource.options as { url?: string };
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: DATABASE_CONNECT_TIMEOUT_MS });
+    client.on('notification', onChange);
+    client.on('error', onError);
+    const ready = client
+      .connect()
+      .then(() => client.query(LISTEN_CHANGES))
+      .then(() => undefined);
+    return { client, ready };
   }
 
   /** The last entry id retention dropped, if any: a consumer behind it has missed entries. */
