@@ -10,6 +10,8 @@ database="seg_smoke_$$"
 export DATABASE_URL="${server_url%/*}/${database}"
 export REDIS_PREFIX="smoke:$$" NODE_ENV=production REPORT_LINK_SECRET="smoke-test-report-link-secret-0123456789" PUBLIC_BASE_URL="http://127.0.0.1:3940"
 export PORT="${SMOKE_API_PORT:-3910}" WORKER_PORT="${SMOKE_WORKER_PORT:-3911}"
+export AUTH_BOOTSTRAP_TOKEN="smoke-test-bootstrap-token-0123456789abcdef"
+auth=(-H "authorization: Bearer ${AUTH_BOOTSTRAP_TOKEN}")
 logs="$(mktemp -d)"
 
 cleanup() {
@@ -47,9 +49,9 @@ RUN_MIGRATIONS=false node --enable-source-maps dist/apps/worker/src/main.js >"$l
 worker_pid=$!
 wait_ready "$WORKER_PORT"
 
-curl -fsS -X POST "http://127.0.0.1:$PORT/segments" -H 'content-type: application/json' -d '{"slug":"SMOKE"}' >/dev/null
-curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -q '^http_requests_total'
-curl -fsS "http://127.0.0.1:$WORKER_PORT/metrics" | grep -q '^queue_jobs'
+curl -fsS "${auth[@]}" -X POST "http://127.0.0.1:$PORT/segments" -H 'content-type: application/json' -d '{"slug":"SMOKE"}' >/dev/null
+curl -fsS "${auth[@]}" "http://127.0.0.1:$PORT/metrics" | grep -q '^http_requests_total'
+curl -fsS "${auth[@]}" "http://127.0.0.1:$WORKER_PORT/metrics" | grep -q '^queue_jobs'
 
 stop "$worker_pid" worker
 stop "$api_pid" api
