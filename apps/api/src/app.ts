@@ -10,12 +10,6 @@ import { SingleProcessModule } from './single-process.module.js';
 
 /** Everything an API application needs beyond its module: used by main.ts and by the tests. */
 export function configureApp(app: NestFastifyApplication): NestFastifyApplication {
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRequest', async (request, reply) => {
-      void reply.header('x-request-id', request.id);
-    });
   app.enableShutdownHooks();
   SwaggerModule.setup('swagger', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'swagger/json',

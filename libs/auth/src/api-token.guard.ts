@@ -24,6 +24,8 @@ const BEARER = /^Bearer ([\x21-\x7e]+)$/i;
  */
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
+  private readonly requirements = new WeakMap<object, Scope | 'public'>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokensService,
@@ -31,9 +33,8 @@ export class ApiTokenGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const required = this.reflector.getAllAndOverride<Scope>(REQUIRED_SCOPE, targets) ?? 'admin';
+    const required = this.requirementOf(context);
+    if (required === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     try {
       const header = request.headers.authorization;
@@ -50,6 +51,20 @@ export class ApiTokenGuard implements CanActivate {
     } catch (error) {
       return this.refuse(error);
     }
+  }
+
+  /** What the route declares, read from its metadata once per handler (this runs on every request). */
+  private requirementOf(context: ExecutionContext): Scope | 'public' {
+    const handler = context.getHandler();
+    let requirement = this.requirements.get(handler);
+    if (requirement === undefined) {
+      const targets = [handler, context.getClass()];
+      requirement = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)
+        ? 'public'
+        : (this.reflector.getAllAndOverride<Scope>(REQUIRED_SCOPE, targets) ?? 'admin');
+      this.requirements.set(handler, requirement);
+    }
+    return requirement;
   }
 
   private admit(request: AuthenticatedRequest, principal: Principal, required: Scope): boolean {

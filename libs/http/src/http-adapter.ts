@@ -68,9 +68,12 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'> & 
     }
     done(null, payload);
   });
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Every answer carries its request id; a callback hook (no promise per request on the hot paths).
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
     const problem = headerProblem(request);
     if (problem) return sendProblem(reply, request, problem);
+    done();
   });
   return adapter;
 }
