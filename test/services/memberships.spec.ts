@@ -113,4 +113,23 @@ describe('memberships (service level)', () => {
     const { rows } = await s.db.query(`SELECT reltuples FROM pg_class WHERE relname = 'users'`);
     expect(rows[0].reltuples).toBeGreaterThanOrEqual(5000);
   });
+
+  it('gives a table a closing pass once its bulk changes stop, even below a tenth of it', async () => {
+    const passes = async () =>
+      Number((await s.db.query(`SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'users'`)).rows[0].vacuum_count);
+    await memberships.registerUsers(Array.from({ length: 30_000 }, (_, index) => 200_000 + index));
+    // The pass the share triggered, and the closing one a second after it.
+    const quiet = Date.now() + 10_000;
+    let before = await passes();
+    for (let last = -1; before !== last && Date.now() < quiet;) {
+      last = before;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      before = await passes();
+    }
+    // 1 500 users: a bulk change, but a twentieth of the table, so the share alone would wait.
+    await memberships.registerUsers(Array.from({ length: 1_500 }, (_, index) => 300_000 + index));
+    const deadline = Date.now() + 10_000;
+    while ((await passes()) === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await passes()).toBe(before + 1);
+  });
 });

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { EntityManager, EntitySubscriberInterface, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
 import { DataSource } from 'typeorm';
@@ -15,6 +15,17 @@ export type AnalyzedTable = 'users' | 'memberships' | 'segments';
 const MIN_CHANGES: Record<AnalyzedTable, number> = { users: 1_000, memberships: 1_000, segments: 1 };
 const SHARE = 0.1;
 
+/**
+ * A transaction that changed at least this many rows of a table is a bulk change (a chunk of a
+ * rollout or an import, a bulk registration, a purge or sweep batch; a batch of PATCHes stays
+ * below it). Once a table has had no bulk change for SETTLE_MS, it gets a closing pass whatever
+ * the share changed: the last chunks of a rollout are often below a tenth of the table, and a
+ * pass that ran while the bulk work was still writing could not mark its newest pages
+ * all-visible, so the hot read would visit the heap for them until the next tenth.
+ */
+const BULK_ROWS = 1_000;
+const SETTLE_MS = 1_000;
+
 const UNCOMMITTED = Symbol('tableChanges');
 type Uncommitted = { [UNCOMMITTED]?: Map<AnalyzedTable, number> };
 
@@ -27,15 +38,18 @@ const ROW_ESTIMATE = 'SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_clas
  * `VACUUM (ANALYZE)` on it in the background (one at a time per table; skipped when another
  * process is at it). Autovacuum may be off or late after bulk loads: without statistics the
  * planner misreads the hot queries, and without the visibility map the hot read's index-only
- * scan visits the heap anyway. The prepared statements of the hot paths are replanned once
- * statistics change. Changes count once their transaction has committed.
+ * scan visits the heap anyway. After bulk changes a table also gets a closing pass (see
+ * BULK_ROWS). The prepared statements of the hot paths are replanned once statistics change.
+ * Changes count once their transaction has committed.
  */
 @Injectable()
-export class TableStatistics implements EntitySubscriberInterface {
+export class TableStatistics implements EntitySubscriberInterface, OnApplicationShutdown {
   private readonly logger = new Logger(TableStatistics.name);
   private readonly pending = new Map<AnalyzedTable, number>();
   private readonly estimates = new Map<AnalyzedTable, number>();
   private readonly analyzing = new Set<AnalyzedTable>();
+  private readonly settling = new Map<AnalyzedTable, NodeJS.Timeout>();
+  private readonly settled = new Set<AnalyzedTable>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     dataSource.subscribers.push(this);
@@ -65,14 +79,33 @@ export class TableStatistics implements EntitySubscriberInterface {
     return changes;
   }
 
+  onApplicationShutdown(): void {
+    for (const timer of this.settling.values()) clearTimeout(timer);
+    this.settling.clear();
+  }
+
   private committed(table: AnalyzedTable, rows: number): void {
     this.pending.set(table, (this.pending.get(table) ?? 0) + rows);
+    if (rows >= BULK_ROWS) this.settleLater(table);
     this.analyzeIfDue(table);
+  }
+
+  /** A closing pass once the table's bulk changes have stopped for SETTLE_MS. */
+  private settleLater(table: AnalyzedTable): void {
+    clearTimeout(this.settling.get(table));
+    const timer = setTimeout(() => {
+      this.settling.delete(table);
+      this.settled.add(table);
+      this.analyzeIfDue(table);
+    }, SETTLE_MS);
+    this.settling.set(table, timer.unref());
   }
 
   private analyzeIfDue(table: AnalyzedTable): void {
     const pending = this.pending.get(table) ?? 0;
-    if (this.analyzing.has(table) || pending < Math.max(MIN_CHANGES[table], SHARE * (this.estimates.get(table) ?? 0))) return;
+    const due = this.settled.has(table) || pending >= Math.max(MIN_CHANGES[table], SHARE * (this.estimates.get(table) ?? 0));
+    if (this.analyzing.has(table) || !due) return;
+    this.settled.delete(table);
     this.pending.set(table, 0);
     this.analyzing.add(table);
     // Changes that came in meanwhile may be due already.
