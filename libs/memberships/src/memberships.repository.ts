@@ -154,7 +154,9 @@ export class MembershipsRepository {
   async usersSegments(manager: EntityManager, userIds: readonly number[]): Promise<Map<number, UserSegment[]>> {
     const rows = await queryRows<UserSegment & { userId: number }>(manager, USERS_SEGMENTS, [userIds]);
     const byUser = new Map<number, UserSegment[]>();
-    for (const { userId, ...segment } of rows) {
+    for (const { userId, slug, expiresAt, source } of rows) {
+      // Built field by field: an object rest copy per row costs the lookups measurably.
+      const segment: UserSegment = { slug, expiresAt, source };
       const list = byUser.get(userId);
       if (list) list.push(segment);
       else byUser.set(userId, [segment]);
