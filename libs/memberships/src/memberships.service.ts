@@ -15,7 +15,6 @@ import { AppConfig } from '#libs/config';
 import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
 import { UsersRepository, UsersService } from '#libs/users';
-import DataLoader from 'dataloader';
 import type { Histogram } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import { assertDistinctSlugs, expiryOf, sortSlugs, unknownSlugs } from './membership.rules.js';
@@ -28,6 +27,7 @@ import type {
   SegmentMember,
   UserSegment,
 } from './memberships.types.js';
+import { ReadBatcher } from './read-batcher.js';
 import { WriteBatcher } from './write-batcher.js';
 
 export const WRITE_BATCH_SIZE = 'membership_write_batch_size';
@@ -39,6 +39,8 @@ export const writeBatchSizeProvider = makeHistogramProvider({
 
 /** Read queries of the hot path running at once per process. */
 const READS_IN_FLIGHT = 2;
+/** Users per read query: a lookup of the most users allowed (1 000) fits in one. */
+const READ_BATCH_MAX_USERS = 1_000;
 
 /** How often a new id may turn out taken by a caller-chosen one before allocation gives up. */
 const ALLOCATION_ATTEMPTS = 5;
@@ -146,12 +148,10 @@ export class MembershipsService {
     ];
   }
 
-  /** The live segments of every user asked for, in the order asked (unknown users: none), through the batched hot read path. */
+  /** The live segments of every user asked for, in the order asked (unknown users: none), from one query of the hot read path. */
   async lookUp(userIds: number[]): Promise<{ userId: number; segments: UserSegment[] }[]> {
-    const unique = [...new Set(userIds)];
-    const segments = await Promise.all(unique.map((userId) => this.userSegmentsLoader.load(userId)));
-    const byUser = new Map(unique.map((userId, index) => [userId, segments[index]!]));
-    return userIds.map((userId) => ({ userId, segments: byUser.get(userId)! }));
+    const byUser = await this.reads.read([...new Set(userIds)]);
+    return userIds.map((userId) => ({ userId, segments: byUser.get(userId) ?? [] }));
   }
 
   /** Registers one user (with its automatic segments); returns true when the user is new. */
@@ -186,36 +186,18 @@ export class MembershipsService {
 
   /** The user's live segments, sorted by slug; empty for a user the service never saw. */
   async userSegments(userId: number): Promise<UserSegment[]> {
-    return this.userSegmentsLoader.load(userId);
+    return (await this.reads.read([userId])).get(userId) ?? [];
   }
 
   /**
-   * The hot read path. Reads are answered in batches by one query (`user_id = ANY(…)`, a
-   * prepared statement): a read goes in the next event-loop turn while fewer than
-   * READS_IN_FLIGHT queries run, else it joins the batch that goes when one finishes, so under
-   * load batches grow instead of queries multiplying. Nothing is cached, so a read that starts
-   * after a write completed always sees it.
+   * The hot read path: reads (a GET's user, a lookup's users) that arrive together are
+   * answered by one prepared query (`user_id = ANY(…)`, see ReadBatcher), at most
+   * READS_IN_FLIGHT at once per process, so under load queries grow instead of multiplying.
    */
-  private readsInFlight = 0;
-  private readonly readsWaiting: (() => void)[] = [];
-  private readonly userSegmentsLoader = new DataLoader<number, UserSegment[]>(
-    async (userIds) => {
-      this.readsInFlight++;
-      try {
-        const byUser = await this.memberships.usersSegments(this.dataSource.manager, userIds);
-        return userIds.map((userId) => byUser.get(userId) ?? []);
-      } finally {
-        this.readsInFlight--;
-        const next = this.readsWaiting.shift();
-        if (next) setImmediate(next);
-      }
-    },
-    {
-      cache: false,
-      maxBatchSize: 512,
-      batchScheduleFn: (run) => (this.readsInFlight < READS_IN_FLIGHT ? setImmediate(run) : this.readsWaiting.push(run)),
-    },
-  );
+  private readonly reads = new ReadBatcher((userIds) => this.memberships.usersSegments(this.dataSource.manager, userIds), {
+    concurrency: READS_IN_FLIGHT,
+    maxKeys: READ_BATCH_MAX_USERS,
+  });
 
   /** Live members of a segment by ascending user id, `limit + 1` rows (see toPage with memberCursorKey). */
   segmentMembers(segmentId: number, limit: number, cursor?: string): Promise<SegmentMember[]> {
