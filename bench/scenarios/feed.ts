@@ -1,10 +1,10 @@
 import { get, type IncomingMessage } from 'node:http';
 import pg from 'pg';
 import type { BenchContext } from '../context.js';
-import { segmentSlug } from '../dataset.js';
 import { load, randomInt } from '../load.js';
 import { since } from '../psql.js';
 import { fixed, thousands, type Row } from '../table.js';
+import { patchRequest } from './hot-paths.js';
 
 /** The service's page size limit: the fewest round trips a consumer can make. */
 const PAGE = 10_000;
@@ -109,16 +109,7 @@ export async function feedDelivery(context: BenchContext): Promise<Row[]> {
     seconds: context.seconds,
     connections: context.connections,
     headers: context.auth,
-    next: () => {
-      const picks = new Set<number>();
-      while (picks.size < 3) picks.add(randomInt(context.size.segments) - 1);
-      const [a, b, c] = [...picks].map(segmentSlug);
-      return {
-        method: 'PATCH',
-        path: `/users/${randomInt(context.size.users)}/segments`,
-        body: JSON.stringify({ add: [a, b], remove: [c] }),
-      };
-    },
+    next: () => patchRequest(context, randomInt(context.size.users)),
   });
   // The last changes of the load arrive a moment after it ends.
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -72,6 +72,14 @@ const mainTarget = (context: BenchContext): HotTarget => ({
 });
 
 /** pgbench changes users 1 … n/2 and the service n/2+1 … n: the same work on equal halves, and history checks see only the service's. */
+/** The write load of the targets: a PATCH of `userId` adding two random segments and removing a third. */
+export function patchRequest(context: BenchContext, userId: number): { method: 'PATCH'; path: string; body: string } {
+  const picks = new Set<number>();
+  while (picks.size < 3) picks.add(randomInt(context.size.segments) - 1);
+  const [a, b, c] = [...picks].map(segmentSlug);
+  return { method: 'PATCH', path: `/users/${userId}/segments`, body: JSON.stringify({ add: [a, b], remove: [c] }) };
+}
+
 const serviceUser = (target: HotTarget) => Math.floor(target.users / 2) + randomInt(target.users - Math.floor(target.users / 2));
 
 async function measureGet(context: BenchContext, target: HotTarget): Promise<Row> {
@@ -114,16 +122,7 @@ async function measurePatch(context: BenchContext, target: HotTarget): Promise<R
   const result = await measured(context, {
     url: target.api.url,
     headers: target.auth,
-    next: () => {
-      const picks = new Set<number>();
-      while (picks.size < 3) picks.add(randomInt(context.size.segments) - 1);
-      const [a, b, c] = [...picks].map(segmentSlug);
-      return {
-        method: 'PATCH',
-        path: `/users/${serviceUser(target)}/segments`,
-        body: JSON.stringify({ add: [a, b], remove: [c] }),
-      };
-    },
+    next: () => patchRequest(context, serviceUser(target)),
   });
   const after = await batchSizes(target);
   const ratio = result.rps / baseline.tps;
