@@ -383,12 +383,12 @@ export type CreatedToken = {
     id: string;
     name: string;
     scopes: Array<'read' | 'write' | 'admin'>;
+    created_at: string;
+    expires_at: string | null;
     /**
      * The secret: send it as `Authorization: Bearer <token>`. Shown only in this response
      */
     token: string;
-    created_at: string;
-    expires_at: string | null;
 };
 
 export type Token = {

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiSchema, PickType } from '@nestjs/swagger';
 import { SCOPES, type ApiToken, type Scope } from '#libs/auth';
 import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { IsInstant, Optional } from '#libs/http';
@@ -66,28 +66,14 @@ export class TokenDto {
   }
 }
 
+/** The token as listed, without what a new token cannot have yet, and with its secret. */
 @ApiSchema({ name: 'CreatedToken' })
-export class CreatedTokenDto {
-  @ApiProperty({ format: 'uuid', example: '0b6f3c9e-6a0e-4f57-9a57-7f3c4bb4c1d2' })
-  id: string;
-
-  @ApiProperty({ example: 'checkout-service' })
-  name: string;
-
-  @ApiProperty({ enum: SCOPES, isArray: true, example: ['write'] })
-  scopes: Scope[];
-
+export class CreatedTokenDto extends PickType(TokenDto, ['id', 'name', 'scopes', 'created_at', 'expires_at'] as const) {
   @ApiProperty({
     example: 'seg_3q2-7wEXAMPLE-EXAMPLE-EXAMPLE-EXAMPLE-EXAMPL',
     description: 'The secret: send it as `Authorization: Bearer <token>`. Shown only in this response',
   })
   token: string;
-
-  @ApiProperty({ example: '2026-11-29T10:00:00.000Z' })
-  created_at: Date;
-
-  @ApiProperty({ type: Date, nullable: true, example: null })
-  expires_at: Date | null;
 }
 
 @ApiSchema({ name: 'TokenPage' })
