@@ -1,7 +1,11 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The Node options the image runs the service with (the Dockerfile's `NODE_OPTIONS`), so the bench measures what is deployed. */
+export const IMAGE_NODE_OPTIONS = /^ENV .*\bNODE_OPTIONS=(\S+)/m.exec(readFileSync(`${root}/Dockerfile`, 'utf8'))?.[1] ?? '';
 
 export interface Service {
   process: ChildProcess;
@@ -31,6 +35,7 @@ export function serviceEnv(databaseUrl: string, extra: Record<string, string> = 
   return {
     ...process.env,
     NODE_ENV: 'production',
+    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
     DATABASE_URL: databaseUrl,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: `bench:${process.pid}`,

@@ -57,6 +57,13 @@ describe('compose file', () => {
     for (const variable of variables) expect(composeText, variable).toContain(variable);
   });
 
+  it('runs the service with the same Node options from the image and from the npm start scripts', () => {
+    const options = /^ENV .*\bNODE_OPTIONS=(\S+)/m.exec(read('Dockerfile'))?.[1];
+    expect(options).toMatch(/^--max-semi-space-size=\d+$/);
+    const scripts = JSON.parse(read('package.json')).scripts as Record<string, string>;
+    for (const name of ['start', 'start:api', 'start:worker']) expect(scripts[name], name).toContain(` ${options} dist/apps/`);
+  });
+
   it('has a smoke script that refuses to pass without an engine', () => {
     const script = read('scripts/compose-smoke.sh');
     expect(script).toContain('NO_ENGINE=3');
