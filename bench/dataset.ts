@@ -44,6 +44,29 @@ export async function createDatabase(server: string, database: string): Promise<
   return url;
 }
 
+/**
+ * Waits until the service's background maintenance on the database is over: its closing
+ * statistics pass runs a second after bulk changes stop (`VACUUM (ANALYZE)`). Every scenario
+ * starts after the previous one's pass, so none is measured on another one's leftovers.
+ */
+export async function serviceMaintenanceDone(url: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS running FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active'`,
+      );
+      if (rows[0].running === 0 || Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await db.end();
+  }
+}
+
 export async function fillDataset(url: string, size: DatasetSize): Promise<void> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();

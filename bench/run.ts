@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import type { BenchContext } from './context.js';
-import { createDatabase, fillDataset, FULL, QUICK } from './dataset.js';
+import { createDatabase, fillDataset, FULL, QUICK, serviceMaintenanceDone } from './dataset.js';
 import { createBenchToken, serviceEnv, startApi, startWorker, type Service } from './processes.js';
 import { bare, compatGet, get, patch } from './scenarios/hot-paths.js';
 import { bulkMembers, csvImport, lookup } from './scenarios/campaigns.js';
@@ -89,6 +89,7 @@ try {
 
   if (selected.some((name) => HOT.has(name))) rows.push(...(await bare(context)));
   for (const name of selected) {
+    await serviceMaintenanceDone(databaseUrl);
     log(`running ${name}`);
     rows.push(...(await SCENARIOS[name]!(context)));
   }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { BenchContext } from '../context.js';
-import { createDatabase, segmentSlug } from '../dataset.js';
+import { createDatabase, segmentSlug, serviceMaintenanceDone } from '../dataset.js';
 import { createBenchToken, serviceEnv, startApi, startWorker } from '../processes.js';
 import { since } from '../psql.js';
 import { fixed, thousands, type Row } from '../table.js';
@@ -51,10 +51,11 @@ export async function apiFilled(context: BenchContext): Promise<Row[]> {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
       members = Number((await db.query('SELECT count(*) FROM memberships')).rows[0].count);
-      await serviceMaintenanceDone(db);
     } finally {
       await db.end();
     }
+    // The hot paths are measured on the steady state: after the closing statistics pass.
+    await serviceMaintenanceDone(databaseUrl);
     const fill: Row = {
       path: 'API-filled data set: bulk registration, then rollouts by the worker',
       figure: `${thousands(users)} users, ${context.size.segments} segments at ${AUTO_PERCENT} %, ${thousands(members)} memberships in ${fixed(since(started))} s`,
@@ -67,21 +68,5 @@ export async function apiFilled(context: BenchContext): Promise<Row[]> {
   } finally {
     await worker.stop();
     await api.stop();
-  }
-}
-
-/**
- * The hot paths are measured on the steady state: after the closing statistics pass the
- * service runs once bulk changes stop (a second after the last rollout chunk), not during it.
- */
-async function serviceMaintenanceDone(db: pg.Client): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS running FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active'`,
-    );
-    if (rows[0].running === 0 || Date.now() > deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
