@@ -44,6 +44,26 @@ export async function createDatabase(server: string, database: string): Promise<
   return url;
 }
 
+/** Runs `work` on a connection of its own to `url`, closed afterwards. */
+export async function withDb<T>(url: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+
+/** Polls `check` until it holds; fails after `timeoutSeconds`. */
+export async function until(check: () => Promise<boolean>, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not done within ${timeoutSeconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Waits until the service's background maintenance on the database is over: its closing
  * statistics pass runs a second after bulk changes stop (`VACUUM (ANALYZE)`). Every scenario
@@ -51,20 +71,14 @@ export async function createDatabase(server: string, database: string): Promise<
  */
 export async function serviceMaintenanceDone(url: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1_500));
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
+  await withDb(url, (db) =>
+    until(async () => {
       const { rows } = await db.query(
         `SELECT count(*)::int AS running FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active'`,
       );
-      if (rows[0].running === 0 || Date.now() > deadline) return;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  } finally {
-    await db.end();
-  }
+      return rows[0].running === 0;
+    }, 120),
+  );
 }
 
 export async function fillDataset(url: string, size: DatasetSize): Promise<void> {

@@ -71,7 +71,6 @@ const mainTarget = (context: BenchContext): HotTarget => ({
   users: context.size.users,
 });
 
-/** pgbench changes users 1 … n/2 and the service n/2+1 … n: the same work on equal halves, and history checks see only the service's. */
 /** The write load of the targets: a PATCH of `userId` adding two random segments and removing a third. */
 export function patchRequest(context: BenchContext, userId: number): { method: 'PATCH'; path: string; body: string } {
   const picks = new Set<number>();
@@ -80,6 +79,7 @@ export function patchRequest(context: BenchContext, userId: number): { method: '
   return { method: 'PATCH', path: `/users/${userId}/segments`, body: JSON.stringify({ add: [a, b], remove: [c] }) };
 }
 
+/** pgbench changes users 1 … n/2 and the service n/2+1 … n: the same work on equal halves, and history checks see only the service's. */
 const serviceUser = (target: HotTarget) => Math.floor(target.users / 2) + randomInt(target.users - Math.floor(target.users / 2));
 
 async function measureGet(context: BenchContext, target: HotTarget): Promise<Row> {

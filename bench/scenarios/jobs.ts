@@ -1,25 +1,7 @@
-import pg from 'pg';
 import type { BenchContext } from '../context.js';
+import { until, withDb } from '../dataset.js';
 import { since, timePsql } from '../psql.js';
 import { fixed, thousands, type Row } from '../table.js';
-
-async function withDb<T>(url: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    return await work(db);
-  } finally {
-    await db.end();
-  }
-}
-
-async function until(check: () => Promise<boolean>, timeoutSeconds: number): Promise<void> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not done within ${timeoutSeconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const api = (context: BenchContext, path: string, method = 'GET', body?: object) =>
   fetch(
