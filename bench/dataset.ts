@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -60,7 +61,7 @@ export async function until(check: () => Promise<boolean>, timeoutSeconds: numbe
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`not done within ${timeoutSeconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 
@@ -70,7 +71,7 @@ export async function until(check: () => Promise<boolean>, timeoutSeconds: numbe
  * starts after the previous one's pass, so none is measured on another one's leftovers.
  */
 export async function serviceMaintenanceDone(url: string): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await sleep(1_500);
   await withDb(url, (db) =>
     until(async () => {
       const { rows } = await db.query(

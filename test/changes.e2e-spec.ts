@@ -4,6 +4,7 @@ import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,7 +116,7 @@ describe('change feed', () => {
         const { items, next_cursor } = await page(cursor, 200);
         consumed.push(...items);
         cursor = next_cursor ?? undefined;
-        if (items.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        if (items.length === 0) await sleep(20);
       }
     })();
     // Rollouts run meanwhile too, their chunks racing the writers for the same users: automatic changes are in the feed like the others.
@@ -123,7 +124,7 @@ describe('change feed', () => {
     const rollouts = (async () => {
       for (let round = 0; rolling; round++) {
         await t.http().patch('/segments/FEED_D').send({ auto_percent: [50, 20, 80][round % 3] }).expect(200);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await sleep(300);
       }
     })();
     const writers = Array.from(

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from '../context.js';
 import { load, randomInt } from '../load.js';
 import { rssOf } from '../processes.js';
@@ -54,7 +55,7 @@ export async function csvImport(context: BenchContext): Promise<Row[]> {
   const uploaded = since(started);
   let state = created;
   while (state.state === 'running') {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     state = await call(context, `/imports/${created.id}`);
   }
   const seconds = since(started);

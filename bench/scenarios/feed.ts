@@ -1,4 +1,5 @@
 import { get, type IncomingMessage } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { BenchContext } from '../context.js';
 import { load, randomInt } from '../load.js';
@@ -112,7 +113,7 @@ export async function feedDelivery(context: BenchContext): Promise<Row[]> {
     next: () => patchRequest(context, randomInt(context.size.users)),
   });
   // The last changes of the load arrive a moment after it ends.
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await sleep(1500);
   response.destroy();
   delays.sort((a, b) => a - b);
   const percentile = (p: number) => delays[Math.min(delays.length - 1, Math.floor((delays.length * p) / 100))] ?? Number.NaN;

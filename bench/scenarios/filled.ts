@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { BenchContext } from '../context.js';
 import { createDatabase, segmentSlug, serviceMaintenanceDone } from '../dataset.js';
@@ -48,7 +49,7 @@ export async function apiFilled(context: BenchContext): Promise<Row[]> {
       for (;;) {
         const { rows } = await db.query(`SELECT count(*) FILTER (WHERE rollout_state <> 'done')::int AS busy FROM segments`);
         if (rows[0].busy === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
       members = Number((await db.query('SELECT count(*) FROM memberships')).rows[0].count);
     } finally {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchContext } from '../context.js';
 import { until, withDb } from '../dataset.js';
 import { since, timePsql } from '../psql.js';
@@ -127,7 +128,7 @@ export async function expiry(context: BenchContext): Promise<Row[]> {
     );
     return rows[0].expires_at as Date;
   });
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, instant.getTime() - Date.now())));
+  await sleep(Math.max(0, instant.getTime() - Date.now()));
   const started = process.hrtime.bigint();
   await until(
     () =>

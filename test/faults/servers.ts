@@ -19,7 +19,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { setTimeout as sleep } from 'node:timers/promises';
 
 /** The installed PostgreSQL server binaries (Debian puts them under /usr/lib/postgresql/<version>/bin), or PG_BIN. */
 function postgresBin(): string {

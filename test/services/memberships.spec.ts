@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RepeatedSlugsError, UnknownSegmentsError } from '#libs/common';
 import { MembershipExpiryService, MembershipsModule, MembershipsService, SegmentPurgeService } from '#libs/memberships';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,7 +107,7 @@ describe('memberships (service level)', () => {
     await memberships.registerUsers(Array.from({ length: 5000 }, (_, index) => 100_000 + index));
     const deadline = Date.now() + 10_000;
     while ((!(await analyzed('users')).last_analyze || !(await analyzed('memberships')).last_analyze) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     expect((await analyzed('users')).last_analyze).not.toBeNull();
     expect((await analyzed('memberships')).last_analyze).not.toBeNull();
@@ -123,13 +124,13 @@ describe('memberships (service level)', () => {
     let before = await passes();
     for (let last = -1; before !== last && Date.now() < quiet;) {
       last = before;
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await sleep(1_500);
       before = await passes();
     }
     // 1 500 users: a bulk change, but a twentieth of the table, so the share alone would wait.
     await memberships.registerUsers(Array.from({ length: 1_500 }, (_, index) => 300_000 + index));
     const deadline = Date.now() + 10_000;
-    while ((await passes()) === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while ((await passes()) === before && Date.now() < deadline) await sleep(50);
     expect(await passes()).toBe(before + 1);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -54,7 +55,7 @@ export async function dropDatabase(admin: pg.Client, database: string): Promise<
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== '55006') throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
