@@ -1,7 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { BenchContext } from '../context.js';
-import { createDatabase, segmentSlug, serviceMaintenanceDone } from '../dataset.js';
+import { createDatabase, segmentSlug, serviceMaintenanceDone, until, withDb } from '../dataset.js';
 import { createBenchToken, serviceEnv, startApi, startWorker } from '../processes.js';
 import { since } from '../psql.js';
 import { fixed, thousands, type Row } from '../table.js';
@@ -42,19 +40,13 @@ export async function apiFilled(context: BenchContext): Promise<Row[]> {
     for (let index = 0; index < context.size.segments; index++) {
       await call('/segments', 'POST', { slug: segmentSlug(index), auto_percent: AUTO_PERCENT });
     }
-    const db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
-    let members = 0;
-    try {
-      for (;;) {
+    const members = await withDb(databaseUrl, async (db) => {
+      await until(async () => {
         const { rows } = await db.query(`SELECT count(*) FILTER (WHERE rollout_state <> 'done')::int AS busy FROM segments`);
-        if (rows[0].busy === 0) break;
-        await sleep(500);
-      }
-      members = Number((await db.query('SELECT count(*) FROM memberships')).rows[0].count);
-    } finally {
-      await db.end();
-    }
+        return rows[0].busy === 0;
+      }, 600);
+      return Number((await db.query('SELECT count(*) FROM memberships')).rows[0].count);
+    });
     // The hot paths are measured on the steady state: after the closing statistics pass.
     await serviceMaintenanceDone(databaseUrl);
     const fill: Row = {
