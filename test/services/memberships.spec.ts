@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RepeatedSlugsError, UnknownSegmentsError } from '#libs/common';
 import { MembershipExpiryService, MembershipsModule, MembershipsService, SegmentPurgeService } from '#libs/memberships';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/app.js';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
 const CALLER = { actor: 'test-suite' };
@@ -105,10 +106,11 @@ describe('memberships (service level)', () => {
     expect((await analyzed('users')).last_analyze).toBeNull();
     await s.make.segment('BULK_AUTO', { autoPercent: 50 });
     await memberships.registerUsers(Array.from({ length: 5000 }, (_, index) => 100_000 + index));
-    const deadline = Date.now() + 10_000;
-    while ((!(await analyzed('users')).last_analyze || !(await analyzed('memberships')).last_analyze) && Date.now() < deadline) {
-      await sleep(50);
-    }
+    await eventually(
+      async () => (await analyzed('users')).last_analyze && (await analyzed('memberships')).last_analyze,
+      10_000,
+      'statistics of users and memberships',
+    );
     expect((await analyzed('users')).last_analyze).not.toBeNull();
     expect((await analyzed('memberships')).last_analyze).not.toBeNull();
     const { rows } = await s.db.query(`SELECT reltuples FROM pg_class WHERE relname = 'users'`);
@@ -129,8 +131,7 @@ describe('memberships (service level)', () => {
     }
     // 1 500 users: a bulk change, but a twentieth of the table, so the share alone would wait.
     await memberships.registerUsers(Array.from({ length: 1_500 }, (_, index) => 300_000 + index));
-    const deadline = Date.now() + 10_000;
-    while ((await passes()) === before && Date.now() < deadline) await sleep(50);
+    await eventually(async () => (await passes()) !== before, 10_000, 'a closing pass on users');
     expect(await passes()).toBe(before + 1);
   });
 });

@@ -1,3 +1,4 @@
+import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ReadBatcher } from './read-batcher.js';
 
@@ -10,7 +11,6 @@ function controlled() {
     });
   return { queries, query };
 }
-const tick = () => new Promise((resolve) => setImmediate(resolve));
 /** Past the turn in which a finished query's slot goes to the next batch. */
 const settle = async () => {
   await tick();

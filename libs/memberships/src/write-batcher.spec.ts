@@ -1,3 +1,4 @@
+import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -15,7 +16,6 @@ function controlled() {
     });
   return { batches, apply };
 }
-const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('write batcher', () => {
   it('sends a write at once when a slot is free, and groups the writes that arrive meanwhile', async () => {
