@@ -15,8 +15,6 @@ export interface BenchContext {
   /** Hot-path load duration, seconds. */
   seconds: number;
   connections: number;
-  /** Requests/s of the bare Node http baseline, measured first. */
-  bareRps?: number;
   /** Starts a worker for the scenarios that need jobs; stopped by the runner. */
   worker: () => Promise<Service>;
 }

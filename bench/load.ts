@@ -1,10 +1,12 @@
 import autocannon from 'autocannon';
 
 export interface LoadResult {
+  /** Completed requests per second of the run. */
   rps: number;
   p50: number;
   p99: number;
   requests: number;
+  seconds: number;
   errors: number;
   non2xx: number;
 }
@@ -35,10 +37,11 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     ],
   });
   return {
-    rps: result.requests.average,
+    rps: result.requests.total / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     requests: result.requests.total,
+    seconds: result.duration,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };

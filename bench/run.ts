@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { BenchContext } from './context.js';
 import { createDatabase, fillDataset, FULL, QUICK, serviceMaintenanceDone } from './dataset.js';
 import { createBenchToken, serviceEnv, startApi, startWorker, type Service } from './processes.js';
-import { bare, compatGet, get, patch } from './scenarios/hot-paths.js';
+import { compatGet, get, patch } from './scenarios/hot-paths.js';
 import { bulkMembers, csvImport, lookup } from './scenarios/campaigns.js';
 import { feedDelivery, feedRead } from './scenarios/feed.js';
 import { apiFilled } from './scenarios/filled.js';
@@ -40,7 +40,6 @@ const GROUPS: Record<string, string[]> = {
   jobs: ['rollout', 'delete', 'expiry'],
   csv: ['history'],
 };
-const HOT = new Set(GROUPS.hot);
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -87,7 +86,6 @@ try {
     },
   };
 
-  if (selected.some((name) => HOT.has(name))) rows.push(...(await bare(context)));
   for (const name of selected) {
     await serviceMaintenanceDone(databaseUrl);
     log(`running ${name}`);
