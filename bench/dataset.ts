@@ -31,11 +31,10 @@ export function databaseUrl(server: string, database: string): string {
  * maintenance (`prepare` starts the API once for that), then the rows.
  */
 export async function createDatabase(server: string, database: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
+  await withDb(server, async (admin) => {
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${database}`);
+  });
   const url = databaseUrl(server, database);
   execFileSync(process.execPath, ['dist/libs/database/src/migrate.cli.js'], {
     cwd: root,
@@ -83,9 +82,7 @@ export async function serviceMaintenanceDone(url: string): Promise<void> {
 }
 
 export async function fillDataset(url: string, size: DatasetSize): Promise<void> {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
+  await withDb(url, async (db) => {
     await db.query('INSERT INTO users (id) SELECT generate_series(1, $1)', [size.users]);
     await db.query(`INSERT INTO segments (slug) SELECT 'BENCH_SEGMENT_' || lpad(i::text, 2, '0') FROM generate_series(0, $1 - 1) AS i`, [
       size.segments,
@@ -113,7 +110,5 @@ export async function fillDataset(url: string, size: DatasetSize): Promise<void>
     await history(size.historyLastMonth, `date_trunc('month', now() - interval '1 month')`, `date_trunc('month', now())`);
     await history(size.historyThisMonth, `date_trunc('month', now())`, 'now()');
     await db.query('VACUUM ANALYZE');
-  } finally {
-    await db.end();
-  }
+  });
 }

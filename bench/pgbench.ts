@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { segmentSlug } from './dataset.js';
+import { segmentSlug, withDb } from './dataset.js';
 
 export interface PgbenchResult {
   tps: number;
@@ -53,9 +52,7 @@ END;
 
 /** The id of BENCH_SEGMENT_00; the data set's segments have consecutive ids. */
 async function segmentBase(databaseUrl: string, segments: number): Promise<number> {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
+  return withDb(databaseUrl, async (db) => {
     const { rows } = await db.query('SELECT slug, id FROM segments WHERE slug = ANY($1) AND deleted_at IS NULL', [
       Array.from({ length: segments }, (_, index) => segmentSlug(index)),
     ]);
@@ -65,9 +62,7 @@ async function segmentBase(databaseUrl: string, segments: number): Promise<numbe
       if (idOf.get(segmentSlug(index)) !== base + index) throw new Error(`${segmentSlug(index)} does not have id ${base + index}`);
     }
     return base;
-  } finally {
-    await db.end();
-  }
+  });
 }
 
 /** pgbench -M prepared with the PATCH transaction, `clients` clients, for `seconds`. */

@@ -1,7 +1,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { BenchContext } from '../context.js';
+import { withDb } from '../dataset.js';
 import { load, randomInt } from '../load.js';
 import { since } from '../psql.js';
 import { fixed, thousands, type Row } from '../table.js';
@@ -17,9 +17,7 @@ interface Change {
 
 /** The feed's own keyset query, hand-written: what PostgreSQL and `pg` alone take to read the same pages. */
 async function readBySql(databaseUrl: string, count: number): Promise<number> {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
+  return withDb(databaseUrl, async (db) => {
     const started = process.hrtime.bigint();
     let position = 0;
     for (let read = 0; read < count;) {
@@ -33,9 +31,7 @@ async function readBySql(databaseUrl: string, count: number): Promise<number> {
       position = Number(rows.at(-1).id);
     }
     return since(started);
-  } finally {
-    await db.end();
-  }
+  });
 }
 
 /** 1 000 000 changes (250 000 with --quick) read from the start of the feed by GET /changes pages of 10 000, beside the same pages read by SQL. */
@@ -71,14 +67,10 @@ export async function feedRead(context: BenchContext): Promise<Row[]> {
 
 /** The cursor of the newest change, as the service encodes cursors (base64url of the JSON [id]), so the stream starts at the tail. */
 async function tailCursor(databaseUrl: string): Promise<string> {
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  try {
+  return withDb(databaseUrl, async (db) => {
     const { rows } = await db.query('SELECT max(id) AS id FROM membership_history');
     return Buffer.from(JSON.stringify([Number(rows[0].id)])).toString('base64url');
-  } finally {
-    await db.end();
-  }
+  });
 }
 
 /**

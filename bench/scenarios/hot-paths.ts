@@ -1,6 +1,5 @@
-import pg from 'pg';
 import type { BenchContext } from '../context.js';
-import { segmentSlug } from '../dataset.js';
+import { segmentSlug, withDb } from '../dataset.js';
 import { load, randomInt, type LoadOptions, type LoadResult } from '../load.js';
 import { pgbenchPatch } from '../pgbench.js';
 import { startBare, type Service } from '../processes.js';
@@ -189,13 +188,9 @@ export async function hotPathsOn(context: BenchContext, target: HotTarget): Prom
 }
 
 async function lastHistoryId(target: HotTarget): Promise<number> {
-  const db = new pg.Client({ connectionString: target.databaseUrl });
-  await db.connect();
-  try {
+  return withDb(target.databaseUrl, async (db) => {
     return Number((await db.query('SELECT coalesce(max(id), 0) AS id FROM membership_history')).rows[0].id);
-  } finally {
-    await db.end();
-  }
+  });
 }
 
 /** Count and sum of the service's write batch sizes (its /metrics histogram). */
@@ -211,11 +206,9 @@ async function batchSizes(target: HotTarget): Promise<{ count: number; sum: numb
  * (an entry after `watermark`), the last entry is an add exactly when the user is in it.
  */
 async function correctness(target: HotTarget, watermark: number): Promise<Row> {
-  const db = new pg.Client({ connectionString: target.databaseUrl });
-  await db.connect();
   const samples = 300;
   let mismatches = 0;
-  try {
+  await withDb(target.databaseUrl, async (db) => {
     for (let index = 0; index < samples; index++) {
       const userId = serviceUser(target);
       const response = await fetch(`${target.api.url}/users/${userId}/segments`, { headers: target.auth });
@@ -237,9 +230,7 @@ async function correctness(target: HotTarget, watermark: number): Promise<Row> {
       const read = JSON.stringify(body.segments.map((segment) => segment.slug)) === JSON.stringify(rows.map((row) => row.slug));
       if (!read || replay.rows[0].wrong > 0) mismatches++;
     }
-  } finally {
-    await db.end();
-  }
+  });
   return {
     path: `correctness: sampled reads = database, history replays${target.label}`,
     figure: `${samples - mismatches}/${samples} users match`,
