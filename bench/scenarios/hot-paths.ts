@@ -53,12 +53,14 @@ async function againstBare(
 
 function combined(rounds: LoadResult[]): LoadResult {
   const total = (pick: (result: LoadResult) => number) => rounds.reduce((sum, result) => sum + pick(result), 0);
+  const requests = total((result) => result.requests);
+  const seconds = total((result) => result.seconds);
   return {
-    rps: total((result) => result.requests) / total((result) => result.seconds),
+    rps: requests / seconds,
     p50: Math.max(...rounds.map((result) => result.p50)),
     p99: Math.max(...rounds.map((result) => result.p99)),
-    requests: total((result) => result.requests),
-    seconds: total((result) => result.seconds),
+    requests,
+    seconds,
     errors: total((result) => result.errors),
     non2xx: total((result) => result.non2xx),
   };
