@@ -174,16 +174,21 @@ describe('change feed', () => {
   }, 60_000);
 
   it('refuses cursors it did not issue (400) and cursors behind retention (410)', async () => {
-    for (const cursor of ['abc!', base64('["1"]'), base64('[1, 2]'), base64('[-1]'), base64('[1e21]'), base64('[1.5]')]) {
+    const invalid = ['abc!', base64('["1"]'), base64('[1, 2, 3]'), base64('[-1]'), base64('[1, -1]'), base64('[1e21]'), base64('[1.5]'), base64('[]')];
+    for (const cursor of invalid) {
       expectProblem(await t.http().get('/changes').query({ after: cursor }), 400, '/problems/validation-error');
     }
     const { items } = await page(undefined, 2);
-    await t.db.query(`INSERT INTO history_feed_horizon (id) SELECT max(id) FROM membership_history`);
+    await t.db.query(`
+      UPDATE change_feed_relay SET (horizon_batch, horizon_id) = (
+        SELECT feed_batch, id FROM membership_history WHERE feed_batch IS NOT NULL ORDER BY feed_batch DESC, id DESC LIMIT 1)`);
     try {
       expectProblem(await t.http().get('/changes').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
       expectProblem(await t.http().get('/changes/stream').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
+      // A cursor of the feed before the relay ([id], every entry in batch 0) is as old as the oldest batch.
+      expectProblem(await t.http().get('/changes').query({ after: base64('[1]') }), 410, '/problems/cursor-expired');
     } finally {
-      await t.db.query('DELETE FROM history_feed_horizon');
+      await t.db.query('UPDATE change_feed_relay SET horizon_batch = NULL, horizon_id = NULL');
     }
   });
 

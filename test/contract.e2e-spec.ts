@@ -31,7 +31,7 @@ import {
 } from '#libs/client';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BOOTSTRAP_TOKEN, createTestApp, type TestApp } from './support/app.js';
+import { BOOTSTRAP_TOKEN, createTestApp, eventually, type TestApp } from './support/app.js';
 import { ContractRecorder, operations } from './support/contract.js';
 
 /**
@@ -162,9 +162,15 @@ describe('API contract through the generated client', () => {
     const first = await listChanges({ client, query: { limit: 1 } });
     expect(first.data?.items).toHaveLength(1);
     let cursor = first.data!.next_cursor!;
-    for (let page = first; page.data!.items.length > 0; cursor = page.data!.next_cursor!) {
-      page = await listChanges({ client, query: { after: cursor, limit: 10_000 } });
-    }
+    // The feed publishes a change shortly after its commit (the relay): read on until user 5000's is there.
+    await eventually(async () => {
+      let seen = false;
+      for (let page = first; page.data!.items.length > 0; cursor = page.data!.next_cursor!) {
+        page = await listChanges({ client, query: { after: cursor, limit: 10_000 } });
+        seen ||= page.data!.items.some((change) => change.user_id === 5000);
+      }
+      return seen;
+    });
     expect((await listChanges({ client, query: { after: 'nope!' } })).error?.status).toBe(400);
 
     const abort = new AbortController();

@@ -123,6 +123,16 @@ export class AppConfig {
   @Max(100_000)
   FEED_MAX_STREAMS = 200;
 
+  /**
+   * How often each process's change-feed relay looks for newly committed history entries to
+   * publish (0: this process runs no relay). A change reaches the feed within about this long.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  FEED_RELAY_INTERVAL_MS = 100;
+
   /** A change-feed stream with nothing to send sends a comment this often, so proxies keep it open. */
   @Transform(toInt)
   @IsInt()

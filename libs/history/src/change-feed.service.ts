@@ -5,7 +5,7 @@ import { AppConfig } from '#libs/config';
 import type pg from 'pg';
 import type { Gauge, Histogram } from 'prom-client';
 import { HistoryRepository } from './history.repository.js';
-import type { HistoryEntry } from './history.types.js';
+import type { FeedEntry, FeedPosition, HistoryEntry } from './history.types.js';
 
 export const FEED_STREAMS = 'change_feed_streams';
 export const FEED_LAG = 'change_feed_lag_seconds';
@@ -21,14 +21,27 @@ export const feedMetricProviders = [
 /** A stream that finds nothing new looks again after this long even without a notification. */
 export const FEED_POLL_MS = 250;
 
-export const feedCursorOf = (entry: HistoryEntry): string => encodeCursor([entry.id]);
-const parseFeedCursor = (values: unknown[]) => (values.length === 1 ? cursorInteger(values[0]) : undefined);
+/** The position just after an entry: what its cursor holds. */
+export const feedPositionOf = (entry: FeedEntry): FeedPosition => ({ batch: entry.batch, id: entry.id });
+export const feedCursorOf = (entry: FeedEntry): string => encodeCursor([entry.batch, entry.id]);
+
+/** Before the first entry. */
+const START: FeedPosition = { batch: 0, id: 0 };
+
+/** A cursor holds [batch, id]; one of [id] was issued before the relay, when every entry was in batch 0. */
+function parseFeedCursor(values: unknown[]): FeedPosition | undefined {
+  const [batch, id] = values.length === 1 ? [0, cursorInteger(values[0])] : [cursorInteger(values[0]), cursorInteger(values[1])];
+  return values.length <= 2 && batch !== undefined && id !== undefined ? { batch, id } : undefined;
+}
+
+const before = (a: FeedPosition, b: FeedPosition) => a.batch < b.batch || (a.batch === b.batch && a.id < b.id);
 
 /**
- * The change feed: every membership change in commit order (entry ids are handed out in
- * commit order, see FEED_ORDER_LOCK in HistoryRepository), resumable from any cursor it handed out. Streams wake when the
- * history trigger notifies this process (one LISTEN connection for all of them) and look again
- * every FEED_POLL_MS anyway, so a change is sent within a second of its commit.
+ * The change feed: every membership change once, in the order the relay published them (see
+ * ChangeFeedRelay: each user's changes in the order they happened; no total order across
+ * users), resumable from any cursor it handed out. Streams wake when a relay notifies that it
+ * published (one LISTEN connection per process for all of them) and look again every
+ * FEED_POLL_MS anyway, so a change is sent within a second of its commit.
  */
 @Injectable()
 export class ChangeFeedService implements OnApplicationShutdown {
@@ -45,20 +58,20 @@ export class ChangeFeedService implements OnApplicationShutdown {
     @InjectMetric(FEED_LAG) private readonly lag: Histogram,
   ) {}
 
-  /** The entry id a cursor stands for (0, before every entry, without one); 400 for a cursor not issued here, 410 behind retention. */
-  async position(cursor: string | undefined, parameter: string): Promise<number> {
-    if (cursor === undefined) return 0;
+  /** The position a cursor stands for (before every entry without one); 400 for a cursor not issued here, 410 behind retention. */
+  async position(cursor: string | undefined, parameter: string): Promise<FeedPosition> {
+    if (cursor === undefined) return START;
     const position = decodeCursor(cursor, parseFeedCursor, parameter);
     const horizon = await this.history.feedHorizon();
-    if (horizon !== null && position < horizon) {
+    if (horizon !== null && before(position, horizon)) {
       throw new CursorExpiredError('The history this cursor points into was dropped by retention; start again without a cursor');
     }
     return position;
   }
 
-  /** Up to `limit` entries after the entry with id `position`. */
-  page(position: number, limit: number): Promise<HistoryEntry[]> {
-    return this.history.feed(position, limit);
+  /** Up to `limit` published entries after `position`. */
+  async page(position: FeedPosition, limit: number): Promise<FeedEntry[]> {
+    return this.history.feed(position, await this.history.publishedBatch(), limit);
   }
 
   /** Opens a stream (StreamLimitError beyond FEED_MAX_STREAMS); call the returned function when it ends. */

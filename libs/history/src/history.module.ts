@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ChangeFeedRelay } from './change-feed-relay.js';
 import { ChangeFeedService, feedMetricProviders } from './change-feed.service.js';
 import { HistoryPartitionsService } from './history-partitions.service.js';
 import { HistoryRepository } from './history.repository.js';
@@ -12,9 +13,10 @@ import { HistorySubscriber, membershipChangesProvider } from './history.subscrib
     HistoryPartitionsService,
     HistoryRepository,
     ChangeFeedService,
+    ChangeFeedRelay,
     membershipChangesProvider,
     ...feedMetricProviders,
   ],
-  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository, ChangeFeedService],
+  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository, ChangeFeedService, ChangeFeedRelay],
 })
 export class HistoryModule {}

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { HistoryEntry, MembershipChange } from './history.types.js';
+import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './history.types.js';
 
 /** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
 const INSERT = `
@@ -67,33 +67,55 @@ export interface MonthReportQuery {
 
 const NOW = 'SELECT clock_timestamp() AS now';
 
-/**
- * Held from a transaction's history insert to its commit: transactions write history one at a
- * time, so entry ids are handed out in commit order (an entry with a lower id is committed
- * before a higher one exists). The feed can then read `id > cursor` and never miss an entry
- * that commits late, and two transactions changing one user appear in the order they
- * committed (the history insert comes after every row lock a transaction takes).
- */
-const FEED_ORDER_LOCK = 'SELECT pg_advisory_xact_lock(7180245003)';
-
-/** The change feed after a position, in id (commit) order. */
+/** Published entries after a position, in feed order: relay batch, then id. */
 const FEED = `
-  SELECT ${ENTRY_COLUMNS}
+  SELECT ${ENTRY_COLUMNS}, feed_batch AS batch
   FROM membership_history
-  WHERE id > $1
-  ORDER BY id LIMIT $2`;
+  WHERE feed_batch <= $3 AND (feed_batch, id) > ($1, $2)
+  ORDER BY feed_batch, id LIMIT $4`;
 
-const FEED_HORIZON = 'SELECT id FROM history_feed_horizon';
+/** The relay's state, locked for one pass; no row when another relay is in the middle of one. */
+const LOCK_RELAY = `
+  SELECT stamped_batch AS "stampedBatch", stamped_count AS "stampedCount", published_batch AS "publishedBatch"
+  FROM change_feed_relay FOR UPDATE SKIP LOCKED`;
 
-/** The channel the history table's trigger notifies after each statement that wrote entries. */
-const LISTEN_CHANGES = 'LISTEN membership_changes';
+/** The id of the `$1`-th oldest entry no batch holds yet: a pass stamps up to it (none: everything). */
+const UNRELAYED_CAP = `SELECT id FROM membership_history WHERE feed_batch IS NULL ORDER BY id OFFSET $1 LIMIT 1`;
 
-/** What retention dropped from the feed: the last id of a dropped partition, if later than the horizon so far. */
+/**
+ * Stamps the committed entries no batch holds yet (up to an id) with a new batch. An entry that
+ * commits after this statement started is left for the next pass: batches follow visibility.
+ */
+const STAMP = `
+  UPDATE membership_history SET feed_batch = $1
+  WHERE feed_batch IS NULL AND ($2::bigint IS NULL OR id <= $2)`;
+
+const RECORD_STAMPED = 'UPDATE change_feed_relay SET stamped_batch = $1, stamped_count = $2';
+
+const COUNT_BATCH = 'SELECT count(*) AS count FROM membership_history WHERE feed_batch = $1';
+
+const PUBLISH = 'UPDATE change_feed_relay SET published_batch = stamped_batch';
+
+const PUBLISHED = 'SELECT published_batch AS batch FROM change_feed_relay';
+
+/** Wakes the feed's streams in every process: sent by the relay after it publishes, never by a writer. */
+const NOTIFY_PUBLISHED = 'NOTIFY change_feed';
+const LISTEN_PUBLISHED = 'LISTEN change_feed';
+
+const FEED_HORIZON = `SELECT horizon_batch AS batch, horizon_id AS id FROM change_feed_relay WHERE horizon_id IS NOT NULL`;
+
+/** What retention dropped from the feed: the last position of a dropped partition, if later than the horizon so far. */
 const RAISE_FEED_HORIZON = (partition: string) => `
-  INSERT INTO history_feed_horizon (id)
-  SELECT max(id) FROM ${partition} HAVING max(id) IS NOT NULL
-  ON CONFLICT (singleton) DO UPDATE SET id = EXCLUDED.id
-  WHERE history_feed_horizon.id < EXCLUDED.id`;
+  UPDATE change_feed_relay SET horizon_batch = last.feed_batch, horizon_id = last.id
+  FROM (SELECT feed_batch, id FROM ${partition} WHERE feed_batch IS NOT NULL ORDER BY feed_batch DESC, id DESC LIMIT 1) AS last
+  WHERE horizon_id IS NULL OR (horizon_batch, horizon_id) < (last.feed_batch, last.id)`;
+
+/** The relay's state at the start of a pass. */
+export interface RelayState {
+  stampedBatch: number;
+  stampedCount: number;
+  publishedBatch: number;
+}
 
 const PARTITION_LOCK = 'SELECT pg_advisory_xact_lock(7180245002)';
 const PARTITION_EXISTS = 'SELECT to_regclass($1) IS NOT NULL AS exists';
@@ -107,9 +129,8 @@ const PARTITION_NAME = /^membership_history_y\d{4}m\d{2}$/;
 export class HistoryRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Writes a transaction's changes, the last statement before its commit (see FEED_ORDER_LOCK). */
+  /** Writes a transaction's changes (no batch yet: the change feed's relay stamps them once they are committed). */
   async insert(manager: EntityManager, changes: readonly MembershipChange[]): Promise<void> {
-    await queryRows(manager, FEED_ORDER_LOCK);
     await queryRows(manager, INSERT, [
       changes.map((change) => change.userId),
       changes.map((change) => change.segmentId),
@@ -194,14 +215,48 @@ export class HistoryRepository {
     return (await queryRows<{ name: string }>(manager, MONTHLY_PARTITIONS)).map((row) => row.name);
   }
 
-  /** Entries of the feed after the entry `afterId`, at most `limit`. */
-  async feed(afterId: number, limit: number): Promise<HistoryEntry[]> {
-    return (await queryRows<EntryRow>(this.dataSource.manager, FEED, [afterId, limit])).map(toEntry);
+  /** Published entries after `after`, up to batch `published`, at most `limit`. */
+  async feed(after: FeedPosition, published: number, limit: number): Promise<FeedEntry[]> {
+    const rows = await queryRows<EntryRow & { batch: number }>(this.dataSource.manager, FEED, [after.batch, after.id, published, limit]);
+    return rows.map((row) => ({ ...toEntry(row), batch: row.batch }));
+  }
+
+  /** The last batch readers may see. */
+  async publishedBatch(): Promise<number> {
+    const [row] = await queryRows<{ batch: number }>(this.dataSource.manager, PUBLISHED);
+    return row!.batch;
+  }
+
+  /** Locks the relay's state for the rest of the transaction; null when another relay holds it. */
+  async lockRelay(manager: EntityManager): Promise<RelayState | null> {
+    const [row] = await queryRows<RelayState>(manager, LOCK_RELAY);
+    return row ?? null;
+  }
+
+  /** Stamps up to `limit` of the oldest committed entries without a batch (and any that commit meanwhile below them) with `batch`; returns how many. */
+  async stamp(manager: EntityManager, batch: number, limit: number): Promise<number> {
+    const [cap] = await queryRows<{ id: number }>(manager, UNRELAYED_CAP, [limit - 1]);
+    const result = await manager.query(STAMP, [batch, cap?.id ?? null]);
+    const count = (result as [unknown, number])[1];
+    if (count > 0) await queryRows(manager, RECORD_STAMPED, [batch, count]);
+    return count;
+  }
+
+  /** Entries of `batch` that this transaction sees. */
+  async countBatch(manager: EntityManager, batch: number): Promise<number> {
+    const [row] = await queryRows<{ count: number }>(manager, COUNT_BATCH, [batch]);
+    return row!.count;
+  }
+
+  /** Makes the stamped batch visible to readers and wakes every process's streams at commit. */
+  async publish(manager: EntityManager): Promise<void> {
+    await queryRows(manager, PUBLISH);
+    await manager.query(NOTIFY_PUBLISHED);
   }
 
   /**
-   * A connection of its own, told (`onChange`) whenever history entries were written: the
-   * table's trigger notifies after each statement. `ready` settles once it listens.
+   * A connection of its own, told (`onChange`) whenever the relay published a batch.
+   * `ready` settles once it listens.
    */
   listenForChanges(onChange: () => void, onError: (error: unknown) => void): { client: pg.Client; ready: Promise<void> } {
     const { url } = this.dataSource.options as { url?: string };
@@ -210,15 +265,15 @@ export class HistoryRepository {
     client.on('error', onError);
     const ready = client
       .connect()
-      .then(() => client.query(LISTEN_CHANGES))
+      .then(() => client.query(LISTEN_PUBLISHED))
       .then(() => undefined);
     return { client, ready };
   }
 
-  /** The last entry id retention dropped, if any: a consumer behind it has missed entries. */
-  async feedHorizon(): Promise<number | null> {
-    const [row] = await queryRows<{ id: number }>(this.dataSource.manager, FEED_HORIZON);
-    return row?.id ?? null;
+  /** The last position retention dropped, if any: a consumer behind it has missed entries. */
+  async feedHorizon(): Promise<FeedPosition | null> {
+    const [row] = await queryRows<FeedPosition>(this.dataSource.manager, FEED_HORIZON);
+    return row ?? null;
   }
 
   async dropPartition(manager: EntityManager, name: string): Promise<void> {

@@ -32,3 +32,14 @@ export interface HistoryEntry {
   actor: string | null;
   occurredAt: Date;
 }
+
+/** A place in the change feed: after the entry `id` of relay batch `batch` (see ChangeFeedRelay). */
+export interface FeedPosition {
+  batch: number;
+  id: number;
+}
+
+/** An entry as the change feed serves it: with the relay batch that published it. */
+export interface FeedEntry extends HistoryEntry {
+  batch: number;
+}

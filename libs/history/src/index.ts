@@ -1,3 +1,4 @@
+export * from './change-feed-relay.js';
 export * from './change-feed.service.js';
 export * from './history-partitions.service.js';
 export * from './history.module.js';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
-import { UsersRepository } from '#libs/users';
+import { UsersService } from '#libs/users';
 import { DataSource } from 'typeorm';
 import { MembershipsRepository } from './memberships.repository.js';
 
@@ -15,7 +15,7 @@ export class MembershipExpiryService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly memberships: MembershipsRepository,
-    private readonly users: UsersRepository,
+    private readonly users: UsersService,
     private readonly config: AppConfig,
   ) {}
 
@@ -37,7 +37,7 @@ export class MembershipExpiryService {
       if (due.length === 0) return { removed: 0, candidates: 0 };
       // Users a request is changing right now are skipped, not waited for: no sweep ever
       // delays a request or deadlocks with one.
-      const locked = await this.users.lockSkipLocked(manager, [...new Set(due)]);
+      const locked = await this.users.lockUnlessBusy(manager, [...new Set(due)]);
       return { removed: await this.memberships.deleteExpired(manager, locked), candidates: due.length };
     });
   }

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
 import { SegmentsRepository } from '#libs/segments';
-import { UsersRepository } from '#libs/users';
+import { retryOnDeadlock } from '#libs/database';
+import { UsersService } from '#libs/users';
 import { DataSource } from 'typeorm';
 import { MembershipsRepository } from './memberships.repository.js';
 
@@ -14,16 +15,17 @@ export type RolloutOutcome = 'done' | 'stale' | 'interrupted';
  * chunk match the rule "automatic member ⇔ eligible" (see MembershipsRepository). Each chunk
  * is one transaction that also advances the rollout's cursor, so a retried, duplicated or
  * restarted job continues where the last committed chunk ended and never applies a change
- * twice. The chunk's users are locked FOR SHARE, which a membership change of one of them
- * (FOR NO KEY UPDATE) waits for, and the other way round: an explicit removal racing the
- * chunk is either seen by it (opt-out committed first) or removes what it added.
+ * twice. A chunk locks only the users it is about to change (waiting for them, like any bulk
+ * change) and checks the rule again under their locks, so an explicit removal racing the chunk
+ * is either seen by it (opt-out committed first) or removes what it added; requests for the
+ * chunk's other users never wait for it.
  */
 @Injectable()
 export class MembershipRolloutService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly segments: SegmentsRepository,
-    private readonly users: UsersRepository,
+    private readonly users: UsersService,
     private readonly memberships: MembershipsRepository,
     private readonly config: AppConfig,
   ) {}
@@ -37,28 +39,35 @@ export class MembershipRolloutService {
   }
 
   private chunk(segmentId: number, version: number): Promise<RolloutOutcome | 'continue'> {
-    return this.dataSource.transaction(async (manager) => {
-      const rollout = await this.segments.lockRollout(manager, segmentId);
-      if (!rollout || rollout.version !== version || (rollout.state !== 'pending' && rollout.state !== 'running')) return 'stale';
-      const total = rollout.state === 'pending' ? await this.users.count(manager) : undefined;
-      const chunk = await this.users.lockChunk(manager, rollout.cursor, this.config.JOB_BATCH_SIZE);
-      if (chunk.last === null) {
+    return retryOnDeadlock(() =>
+      this.dataSource.transaction(async (manager) => {
+        const rollout = await this.segments.lockRollout(manager, segmentId);
+        if (!rollout || rollout.version !== version || (rollout.state !== 'pending' && rollout.state !== 'running')) return 'stale';
+        const total = rollout.state === 'pending' ? await this.users.count(manager) : undefined;
+        const chunk = await this.users.chunk(manager, rollout.cursor, this.config.JOB_BATCH_SIZE);
+        if (chunk.last === null) {
+          await this.segments.advanceRollout(manager, segmentId, {
+            state: 'done',
+            cursor: rollout.cursor,
+            processed: rollout.processed,
+            total,
+          });
+          return 'done';
+        }
+        const candidates = await this.memberships.rolloutCandidates(manager, rollout, rollout.cursor, chunk.last);
+        await this.users.lock(
+          manager,
+          [...candidates.add, ...candidates.remove].sort((a, b) => a - b),
+        );
+        await this.memberships.applyRollout(manager, rollout, candidates);
         await this.segments.advanceRollout(manager, segmentId, {
-          state: 'done',
-          cursor: rollout.cursor,
-          processed: rollout.processed,
+          state: 'running',
+          cursor: chunk.last,
+          processed: rollout.processed + chunk.count,
           total,
         });
-        return 'done';
-      }
-      await this.memberships.applyRollout(manager, rollout, rollout.cursor, chunk.last);
-      await this.segments.advanceRollout(manager, segmentId, {
-        state: 'running',
-        cursor: chunk.last,
-        processed: rollout.processed + chunk.count,
-        total,
-      });
-      return 'continue';
-    });
+        return 'continue';
+      }),
+    );
   }
 }

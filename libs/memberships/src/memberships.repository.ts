@@ -92,18 +92,31 @@ const ASSIGN_AUTO = `
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId", segment_id AS "segmentId"`;
 
-/** A rollout chunk: the users in ($2, $3] the rule selects and that are not members become automatic members… */
+/**
+ * A rollout chunk's users in ($2, $3] that need a change: those the rule selects that are not
+ * members (to add), and automatic members it no longer selects (the threshold was lowered; to
+ * remove; manual members stay).
+ */
+const ROLLOUT_CANDIDATES = `
+  SELECT u.id AS "userId", true AS add FROM users u
+  WHERE u.id > $2 AND u.id <= $3 AND ${eligible('u.id', '$1', '$4')}
+    AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1)
+  UNION ALL
+  SELECT m.user_id, false FROM memberships m
+  WHERE m.segment_id = $1 AND m.source = 'auto' AND m.user_id > $2 AND m.user_id <= $3 AND NOT ${selected('m.user_id', '$1', '$4')}`;
+
+/** The candidates to add, locked: those still eligible become automatic members (an opt-out committed meanwhile is seen here)… */
 const ROLLOUT_ADD = `
   INSERT INTO memberships (user_id, segment_id, source)
-  SELECT u.id, $1, 'auto' FROM users u
-  WHERE u.id > $2 AND u.id <= $3 AND ${eligible('u.id', '$1', '$4')}
+  SELECT u.id, $1, 'auto' FROM unnest($2::bigint[]) AS u (id)
+  WHERE ${eligible('u.id', '$1', '$3')}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId"`;
 
-/** … and automatic members the rule no longer selects (the threshold was lowered) leave; manual members stay. */
+/** … and the candidates to remove that are still automatic members the rule does not select leave. */
 const ROLLOUT_REMOVE = `
   DELETE FROM memberships
-  WHERE segment_id = $1 AND source = 'auto' AND user_id > $2 AND user_id <= $3 AND NOT ${selected('user_id', '$1', '$4')}
+  WHERE segment_id = $1 AND user_id = ANY($2::bigint[]) AND source = 'auto' AND NOT ${selected('user_id', '$1', '$3')}
   RETURNING user_id AS "userId"`;
 
 /** Users with memberships due for removal, soonest first (the expires_at index), in active segments. */
@@ -130,6 +143,12 @@ const DELETE_OPT_OUTS = 'DELETE FROM segment_opt_outs WHERE segment_id = $1';
 export interface MembershipKey {
   userId: number;
   segmentId: number;
+}
+
+/** Users of a rollout chunk whose membership changes. */
+export interface RolloutCandidates {
+  add: number[];
+  remove: number[];
 }
 
 export interface ManualAdd extends MembershipKey {
@@ -227,16 +246,33 @@ export class MembershipsRepository {
     this.recordAdds(manager, rows, new Map(segments.map((segment) => [segment.id, segment.slug])), 'auto', () => AUTOMATIC_ACTOR);
   }
 
-  /** Makes the users in (after, last] match the rollout's rule; returns how many memberships came and went. */
+  /** The users in (after, last] whose membership the rollout must change: to add, to remove. */
+  async rolloutCandidates(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<RolloutCandidates> {
+    const rows = await queryRows<{ userId: number; add: boolean }>(manager, ROLLOUT_CANDIDATES, [
+      rollout.id,
+      after,
+      last,
+      rollout.threshold,
+    ]);
+    const candidates: RolloutCandidates = { add: [], remove: [] };
+    for (const row of rows) candidates[row.add ? 'add' : 'remove'].push(row.userId);
+    return candidates;
+  }
+
+  /** Applies a rollout to its candidates, which the caller has locked; returns how many memberships came and went. */
   async applyRollout(
     manager: EntityManager,
     rollout: RolloutRow,
-    after: number,
-    last: number,
+    candidates: RolloutCandidates,
   ): Promise<{ added: number; removed: number }> {
-    const params = [rollout.id, after, last, rollout.threshold];
-    const added = await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, params);
-    const removed = await queryRows<{ userId: number }>(manager, ROLLOUT_REMOVE, params);
+    const added =
+      candidates.add.length > 0
+        ? await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, [rollout.id, candidates.add, rollout.threshold])
+        : [];
+    const removed =
+      candidates.remove.length > 0
+        ? await queryRows<{ userId: number }>(manager, ROLLOUT_REMOVE, [rollout.id, candidates.remove, rollout.threshold])
+        : [];
     const change = (operation: HistoryOperation) => (row: { userId: number }) => ({
       userId: row.userId,
       segmentId: rollout.id,

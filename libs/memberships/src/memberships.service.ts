@@ -14,7 +14,7 @@ import { retryOnDeadlock } from '#libs/database';
 import { AppConfig } from '#libs/config';
 import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
-import { UsersRepository, UsersService } from '#libs/users';
+import { UsersService } from '#libs/users';
 import type { Histogram } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import { assertDistinctSlugs, expiryOf, sortSlugs, unknownSlugs } from './membership.rules.js';
@@ -28,7 +28,7 @@ import type {
   UserSegment,
 } from './memberships.types.js';
 import { ReadBatcher } from './read-batcher.js';
-import { WriteBatcher } from './write-batcher.js';
+import { RETRY_LATER, WriteBatcher } from './write-batcher.js';
 
 export const WRITE_BATCH_SIZE = 'membership_write_batch_size';
 export const writeBatchSizeProvider = makeHistogramProvider({
@@ -59,12 +59,21 @@ interface UserWrite {
 type UserWriteOutcome = { created: boolean; result?: MembershipChangeResult } | { error: UnknownSegmentsError };
 
 /**
+ * How a write transaction treats users that another transaction holds: requests (batched)
+ * leave them out, to be tried again by themselves, so that no batch waits for a campaign;
+ * bulk changes wait for them, and read nothing back.
+ */
+type WriteKind = 'requests' | 'bulk';
+
+/**
  * The one write path of memberships on request (the bulk paths — rollouts, expiry, purge —
  * are its sibling services, over the same repository). Writes that arrive together (distinct
  * users) are applied together by one transaction of set-based statements (see WriteBatcher);
- * a single write is a batch of one. The transaction first locks its users' rows (registering
- * new users), so the writes of one user are serialised and cannot deadlock; every statement
- * reports only the rows it really changed, and the repository records exactly those in history.
+ * a single write is a batch of one. The transaction locks its users' rows (registering new
+ * users), so the writes of one user are serialised; it never waits for a user another
+ * transaction holds (that write is tried again by itself), so a batch never waits for a
+ * campaign (SPEC §2 rule 8). Every statement reports only the rows it really changed, and the
+ * repository records exactly those in history.
  */
 @Injectable()
 export class MembershipsService {
@@ -74,12 +83,11 @@ export class MembershipsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly memberships: MembershipsRepository,
     private readonly segments: SegmentsRepository,
-    private readonly users: UsersRepository,
-    private readonly userService: UsersService,
+    private readonly users: UsersService,
     config: AppConfig,
     @InjectMetric(WRITE_BATCH_SIZE) batchSizes: Histogram,
   ) {
-    this.batcher = new WriteBatcher((writes) => this.dataSource.transaction((manager) => this.write(manager, writes)), {
+    this.batcher = new WriteBatcher((writes) => this.dataSource.transaction((manager) => this.write(manager, writes, 'requests')), {
       concurrency: config.WRITE_BATCH_CONCURRENCY,
       maxSize: config.WRITE_BATCH_MAX_SIZE,
       onBatch: (size) => batchSizes.observe(size),
@@ -111,7 +119,7 @@ export class MembershipsService {
     caller: Caller,
   ): Promise<{ added: number; removed: number }> {
     const writes = this.memberWrites(slug, change, caller.actor);
-    return countChanges(await retryOnDeadlock(() => this.dataSource.transaction((manager) => this.write(manager, writes, false))), slug);
+    return countChanges(await retryOnDeadlock(() => this.dataSource.transaction((manager) => this.write(manager, writes, 'bulk'))), slug);
   }
 
   /**
@@ -127,7 +135,7 @@ export class MembershipsService {
   ): Promise<{ added: number; removed: number }> {
     const segment = await this.segments.resolveActiveById(manager, segmentId);
     if (!segment) throw new NotFoundError(`Segment ${segmentId}`);
-    return countChanges(await this.write(manager, this.memberWrites(segment.slug, change, actor), false), segment.slug);
+    return countChanges(await this.write(manager, this.memberWrites(segment.slug, change, actor), 'bulk'), segment.slug);
   }
 
   /** One write per distinct user of a bulk change; a user both added and removed is refused, naming each. */
@@ -163,7 +171,7 @@ export class MembershipsService {
   /** Registers the ids that are new, giving each the automatic segments its buckets qualify for. */
   async registerUsers(userIds: number[]): Promise<RegistrationResult> {
     const created = await this.dataSource.transaction(async (manager) => {
-      const ids = await this.users.insertNew(manager, userIds);
+      const ids = await this.users.register(manager, userIds);
       await this.memberships.assignAuto(manager, ids, await this.segments.lockAutoSegments(manager));
       return ids;
     });
@@ -177,9 +185,9 @@ export class MembershipsService {
    */
   async registerNewUser(): Promise<number> {
     for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
-      const candidate = await this.userService.nextId();
+      const candidate = await this.users.nextId();
       if (await this.registerUser(candidate)) return candidate;
-      await this.userService.skipTaken(candidate);
+      await this.users.skipTaken(candidate);
     }
     throw new IdAllocationError();
   }
@@ -212,16 +220,11 @@ export class MembershipsService {
   /**
    * Applies the writes of distinct users in `manager`'s transaction, set-based: one statement
    * per step for all of them. A write that names unknown segments gets its error and changes
-   * nothing (its user is not registered either); the others are applied. Without `readBack`
-   * the results hold what changed but not the users' resulting segments.
+   * nothing (its user is not registered either); the others are applied, except, for
+   * `requests`, those of users another transaction holds: they are answered RETRY_LATER. Only
+   * `requests` read the users' resulting segments back.
    */
-  private async write(manager: EntityManager, writes: UserWrite[], readBack = true): Promise<UserWriteOutcome[]> {
-    const existing = new Set(
-      await this.users.lock(
-        manager,
-        writes.map((write) => write.userId),
-      ),
-    );
+  private async write(manager: EntityManager, writes: UserWrite[], kind: WriteKind): Promise<(UserWriteOutcome | typeof RETRY_LATER)[]> {
     const changes = writes.filter((write) => write.change);
     // Bulk writes share change objects (see memberWrites): each distinct one is looked at once.
     const distinct = [...new Set(changes.map((write) => write.change!))];
@@ -233,15 +236,15 @@ export class MembershipsService {
       const unknown = unknownIn.get(change!)!;
       if (unknown.length > 0) errors.set(userId, new UnknownSegmentsError(unknown));
     }
-    const accepted = writes.filter((write) => !errors.has(write.userId));
-    const created = new Set(
-      await this.userService.register(
-        manager,
-        accepted.map((write) => write.userId).filter((userId) => !existing.has(userId)),
-      ),
-    );
+    const accepted = writes.filter((write) => !errors.has(write.userId)).map((write) => write.userId);
+    const { created: createdIds, busy: busyIds } =
+      kind === 'bulk'
+        ? { created: await this.users.lockAndRegister(manager, accepted), busy: [] }
+        : await this.users.lockAndRegisterUnlessBusy(manager, accepted);
+    const created = new Set(createdIds);
+    const busy = new Set(busyIds);
 
-    const applied = accepted.filter((write) => write.change);
+    const applied = writes.filter((write) => write.change && !errors.has(write.userId) && !busy.has(write.userId));
     const slugOf = new Map([...segments.values()].map((segment) => [segment.id, segment.slug]));
     const idOf = (slug: string) => segments.get(slug)!.id;
     const actors = new Map(applied.map((write) => [write.userId, write.actor]));
@@ -261,7 +264,7 @@ export class MembershipsService {
     // After the manual changes, so that what a new user's own request added or removed takes precedence.
     if (created.size > 0) await this.memberships.assignAuto(manager, [...created], await this.segments.lockAutoSegments(manager));
     const current =
-      readBack && applied.length > 0
+      kind === 'requests' && applied.length > 0
         ? await this.memberships.usersSegments(
             manager,
             applied.map((write) => write.userId),
@@ -276,6 +279,7 @@ export class MembershipsService {
     return writes.map((write) => {
       const error = errors.get(write.userId);
       if (error) return { error };
+      if (busy.has(write.userId)) return RETRY_LATER;
       const outcome = { created: created.has(write.userId) };
       if (!write.change) return outcome;
       return {
@@ -292,10 +296,11 @@ export class MembershipsService {
 }
 
 /** Memberships that came and went in the outcomes of a bulk change of one segment; NotFoundError when it is gone. */
-function countChanges(outcomes: UserWriteOutcome[], slug: string): { added: number; removed: number } {
+function countChanges(outcomes: (UserWriteOutcome | typeof RETRY_LATER)[], slug: string): { added: number; removed: number } {
   let added = 0;
   let removed = 0;
   for (const outcome of outcomes) {
+    if (outcome === RETRY_LATER) throw new Error('A bulk change waits for its users; none is left to retry');
     if ('error' in outcome) throw new NotFoundError(`Segment "${slug}"`);
     added += outcome.result!.added.length;
     removed += outcome.result!.removed.length;

@@ -2,20 +2,40 @@ import { Injectable } from '@nestjs/common';
 import { queryRows, TableStatistics } from '#libs/database';
 import type { EntityManager } from 'typeorm';
 
-/** FOR NO KEY UPDATE, in id order: requests for one user queue up, and two batches never deadlock on each other. */
-const LOCK = 'SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE';
+/**
+ * Locks users for the rest of the transaction, waiting for whoever holds them: a no-op update,
+ * which takes the same row lock as FOR NO KEY UPDATE and, unlike it, is accepted on a table
+ * distributed over shards (Citus refuses FOR UPDATE on a statement that spans shards). For
+ * bulk changes, which may wait for the users they include; requests never wait (LOCK_UNLESS_BUSY).
+ */
+const LOCK = 'UPDATE users SET id = id WHERE id = ANY($1::bigint[]) RETURNING id';
 
-/** The sweep never waits for, or deadlocks with, a request: users being changed right now are skipped. */
-const LOCK_SKIP_LOCKED = 'SELECT id FROM users WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED';
+/** Locks whichever of the users nobody holds, without waiting (see the function's migration); the others are busy. */
+const LOCK_UNLESS_BUSY = 'SELECT user_id AS "userId", state FROM lock_users_unless_busy($1::bigint[])';
 
 const INSERT_NEW = 'INSERT INTO users (id) SELECT DISTINCT unnest($1::bigint[]) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING id';
 
 /**
- * The next `limit` users after `after`, locked FOR SHARE (in id order) for a rollout chunk: a
- * membership change of one of them waits for the chunk, and the chunk for the change.
+ * How long registering new users may wait for another transaction registering one of them
+ * (a campaign that lists it) before the request gives up and tries again by itself.
  */
-const LOCK_CHUNK = `
-  SELECT max(id) AS last, count(*) AS count FROM (SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2 FOR SHARE) AS chunk`;
+const REGISTRATION_WAIT = '50ms';
+
+/**
+ * Around a registration that must not wait: a savepoint to return to, and a lock timeout for
+ * the statement. The timeout is sent to every node of a Citus cluster too (a SET LOCAL is
+ * propagated only when citus.propagate_set_commands says so; on plain PostgreSQL that setting
+ * is an inert placeholder).
+ */
+const BEGIN_NO_WAIT = `SAVEPOINT register_users; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL lock_timeout = '${REGISTRATION_WAIT}'`;
+const END_NO_WAIT = 'SET LOCAL lock_timeout = DEFAULT; RELEASE SAVEPOINT register_users';
+const UNDO_NO_WAIT = 'ROLLBACK TO SAVEPOINT register_users';
+
+/** SQLSTATE of a lock wait that ran out of lock_timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The next `limit` users after `after` in id order: a rollout chunk's range, its last id and size. */
+const CHUNK = `SELECT max(id) AS last, count(*) AS count FROM (SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2) AS chunk`;
 
 const COUNT = 'SELECT count(*) AS count FROM users';
 
@@ -38,18 +58,23 @@ const MOVE_ALLOCATOR = `SELECT setval('users_allocated_id_seq', $1, false)`;
 export class UsersRepository {
   constructor(private readonly statistics: TableStatistics) {}
 
-  /** Locks the known users among `userIds` for the rest of the transaction; returns their ids. */
+  /** Locks the known users among `userIds` for the rest of the transaction, waiting for them; returns their ids. */
   async lock(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
     if (userIds.length === 0) return [];
     return (await queryRows<{ id: number }>(manager, LOCK, [userIds])).map((row) => row.id);
   }
 
-  async lockSkipLocked(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
-    if (userIds.length === 0) return [];
-    return (await queryRows<{ id: number }>(manager, LOCK_SKIP_LOCKED, [userIds])).map((row) => row.id);
+  /** Locks the known users among `userIds` that nobody holds, without waiting; the known others are `busy`. */
+  async lockUnlessBusy(manager: EntityManager, userIds: readonly number[]): Promise<{ locked: number[]; busy: number[] }> {
+    const result = { locked: [] as number[], busy: [] as number[] };
+    if (userIds.length === 0) return result;
+    for (const row of await queryRows<{ userId: number; state: 'locked' | 'busy' }>(manager, LOCK_UNLESS_BUSY, [userIds])) {
+      result[row.state].push(row.userId);
+    }
+    return result;
   }
 
-  /** Registers the ids no user has yet; returns them (in id order). */
+  /** Registers the ids no user has yet, waiting for transactions that register them too; returns them (in id order). */
   async insertNew(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
     if (userIds.length === 0) return [];
     const created = (await queryRows<{ id: number }>(manager, INSERT_NEW, [userIds])).map((row) => row.id);
@@ -57,8 +82,28 @@ export class UsersRepository {
     return created;
   }
 
-  async lockChunk(manager: EntityManager, after: number, limit: number): Promise<{ last: number | null; count: number }> {
-    const [row] = await queryRows<{ last: number | null; count: number }>(manager, LOCK_CHUNK, [after, limit]);
+  /**
+   * Registers the ids no user has yet unless another transaction is registering one of them:
+   * then nothing is registered and `busy` says so (the caller tries again later). Ids that
+   * turn out registered meanwhile are not `created`.
+   */
+  async insertNewUnlessBusy(manager: EntityManager, userIds: readonly number[]): Promise<{ created: number[]; busy: boolean }> {
+    if (userIds.length === 0) return { created: [], busy: false };
+    await manager.query(BEGIN_NO_WAIT);
+    try {
+      const created = await this.insertNew(manager, userIds);
+      await manager.query(END_NO_WAIT);
+      return { created, busy: false };
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      await manager.query(UNDO_NO_WAIT);
+      return { created: [], busy: true };
+    }
+  }
+
+  /** The rollout chunk after `after`: its last user id (null when none is left) and how many users it holds. */
+  async chunk(manager: EntityManager, after: number, limit: number): Promise<{ last: number | null; count: number }> {
+    const [row] = await queryRows<{ last: number | null; count: number }>(manager, CHUNK, [after, limit]);
     return row!;
   }
 

@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { RequireScope } from '#libs/auth';
 import { AppConfig } from '#libs/config';
-import { ChangeFeedService } from '#libs/history';
+import { ChangeFeedService, feedPositionOf } from '#libs/history';
 import { ApiProblems } from '#libs/http';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
@@ -91,7 +91,7 @@ export class ChangesController {
           if (closed) break;
         }
         if (entries.length > 0) {
-          position = entries.at(-1)!.id;
+          position = feedPositionOf(entries.at(-1)!);
           lastWrite = Date.now();
           if (entries.length === STREAM_BATCH) continue;
         }

@@ -8,6 +8,8 @@ import { ChangeFeed1764800000000 } from './1764800000000-change-feed.js';
 import { MembershipsWithoutForeignKeys1764900000000 } from './1764900000000-memberships-without-foreign-keys.js';
 import { ChangeFeedInCommitOrder1765000000000 } from './1765000000000-change-feed-in-commit-order.js';
 import { MembershipsCoveringKey1765100000000 } from './1765100000000-memberships-covering-key.js';
+import { ChangeFeedRelay1765200000000 } from './1765200000000-change-feed-relay.js';
+import { UserLocksWithoutWaiting1765300000000 } from './1765300000000-user-locks-without-waiting.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -21,4 +23,6 @@ export const migrations = [
   MembershipsWithoutForeignKeys1764900000000,
   ChangeFeedInCommitOrder1765000000000,
   MembershipsCoveringKey1765100000000,
+  ChangeFeedRelay1765200000000,
+  UserLocksWithoutWaiting1765300000000,
 ];

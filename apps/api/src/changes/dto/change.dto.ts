@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import { MAX_CURSOR_LENGTH } from '#libs/common';
-import { feedCursorOf, type HistoryEntry } from '#libs/history';
+import { feedCursorOf, type FeedEntry } from '#libs/history';
 import { Optional, QueryInteger } from '#libs/http';
 import { HistoryEntryDto } from '../../history/dto/history.dto.js';
 import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
@@ -38,7 +38,7 @@ export class ChangeDto extends HistoryEntryDto {
   @ApiProperty({ description: 'Position of this change in the feed; pass it as `after` to continue after it' })
   cursor: string;
 
-  static override from(entry: HistoryEntry): ChangeDto {
+  static override from(entry: FeedEntry): ChangeDto {
     return { cursor: feedCursorOf(entry), ...HistoryEntryDto.from(entry) };
   }
 }
