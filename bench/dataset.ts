@@ -65,19 +65,22 @@ export async function until(check: () => Promise<boolean>, timeoutSeconds: numbe
 }
 
 /**
- * Waits until the service's background maintenance on the database is over: its closing
- * statistics pass runs a second after bulk changes stop (`VACUUM (ANALYZE)`). Every scenario
- * starts after the previous one's pass, so none is measured on another one's leftovers.
+ * Waits until the service's background work on the database is over: its closing statistics
+ * pass runs a second after bulk changes stop (`VACUUM (ANALYZE)`), and the change feed's relay
+ * has published every history entry. Every scenario starts after the previous one's, so none is
+ * measured on another one's leftovers.
  */
 export async function serviceMaintenanceDone(url: string): Promise<void> {
   await sleep(1_500);
   await withDb(url, (db) =>
     until(async () => {
       const { rows } = await db.query(
-        `SELECT count(*)::int AS running FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active'`,
+        `SELECT (SELECT count(*)::int FROM pg_stat_activity
+                 WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active') AS running,
+                EXISTS (SELECT 1 FROM membership_history WHERE feed_batch IS NULL) AS unpublished`,
       );
-      return rows[0].running === 0;
-    }, 120),
+      return rows[0].running === 0 && !rows[0].unpublished;
+    }, 300),
   );
 }
 
@@ -97,13 +100,13 @@ export async function fillDataset(url: string, size: DatasetSize): Promise<void>
        ON CONFLICT DO NOTHING`,
       [size.users, size.segments],
     );
-    // Entries spread evenly over [from, to).
+    // Entries spread evenly over [from, to), published in the change feed's first batch (like history older than its relay).
     const history = (count: number, from: string, to: string) =>
       db.query(
-        `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
+        `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at, feed_batch)
          SELECT 1 + (g::bigint * 7919) % $1, 1 + g % $2, 'BENCH_SEGMENT_' || lpad((g % $2)::text, 2, '0'),
                 CASE WHEN g % 3 = 0 THEN 'remove' ELSE 'add' END, 'manual',
-                ${from} + (g::float8 / $3) * (${to} - ${from})
+                ${from} + (g::float8 / $3) * (${to} - ${from}), 0
          FROM generate_series(0, $3 - 1) AS g`,
         [size.users, size.segments, count],
       );

@@ -43,8 +43,8 @@ ON CONFLICT (user_id, segment_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
 RETURNING user_id, segment_id, xmax = 0 AS inserted;
 SELECT m.user_id, s.slug, m.expires_at, m.source FROM memberships m JOIN segments s ON s.id = m.segment_id
 WHERE m.user_id = ANY(ARRAY[:uid]::bigint[]) AND s.deleted_at IS NULL AND NOT coalesce(m.expires_at <= now(), false) ORDER BY m.user_id, s.slug;
-INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at)
-SELECT :uid, c.segment_id, 'BENCH', c.operation, 'manual', 'pgbench', clock_timestamp()
+INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at, feed_batch)
+SELECT :uid, c.segment_id, 'BENCH', c.operation, 'manual', 'pgbench', clock_timestamp(), 0
 FROM unnest(ARRAY[:sa, :sc]::int[], ARRAY['add', 'remove']::varchar[]) AS c (segment_id, operation);
 END;
 `;

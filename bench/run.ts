@@ -7,6 +7,7 @@ import { compatGet, get, patch } from './scenarios/hot-paths.js';
 import { bulkMembers, csvImport, lookup } from './scenarios/campaigns.js';
 import { feedDelivery, feedRead } from './scenarios/feed.js';
 import { apiFilled } from './scenarios/filled.js';
+import { duringCampaigns } from './scenarios/interference.js';
 import { csv } from './scenarios/history.js';
 import { bulkRegistration, deletion, expiry, rollout } from './scenarios/jobs.js';
 import { printTable, type Row } from './table.js';
@@ -14,7 +15,7 @@ import { printTable, type Row } from './table.js';
 /**
  * `npm run bench [-- <name>…] [--quick]`: the performance targets (README, How it scales), each figure beside a baseline
  * measured in the same run. Names: get, compat, patch, filled (both hot paths on an API-filled data set), history (csv), rollout, delete,
- * expiry, bulk, members, import, lookup, feed-read, feed-stream; groups: hot, jobs, campaigns, feed. --quick uses a small data set and short loads (CI runs it
+ * expiry, bulk, members, import, lookup, during-campaigns, feed-read, feed-stream; groups: hot, jobs, campaigns, feed. --quick uses a small data set and short loads (CI runs it
  * to keep the harness working; its figures are not the targets' conditions).
  */
 const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   members: bulkMembers,
   import: csvImport,
   lookup,
+  'during-campaigns': duringCampaigns,
   'feed-read': feedRead,
   'feed-stream': feedDelivery,
   rollout,
@@ -35,7 +37,7 @@ const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
 };
 const GROUPS: Record<string, string[]> = {
   hot: ['get', 'compat', 'patch', 'filled'],
-  campaigns: ['members', 'import', 'lookup'],
+  campaigns: ['members', 'import', 'lookup', 'during-campaigns'],
   feed: ['feed-read', 'feed-stream'],
   jobs: ['rollout', 'delete', 'expiry'],
   csv: ['history'],

@@ -19,16 +19,16 @@ interface Change {
 async function readBySql(databaseUrl: string, count: number): Promise<number> {
   return withDb(databaseUrl, async (db) => {
     const started = process.hrtime.bigint();
-    let position = 0;
+    let position = [0, 0];
     for (let read = 0; read < count;) {
       const { rows } = await db.query(
-        `SELECT id, user_id, segment_slug, operation, reason, actor, occurred_at FROM membership_history
-         WHERE id > $1 ORDER BY id LIMIT $2`,
-        [position, Math.min(PAGE, count - read)],
+        `SELECT feed_batch, id, user_id, segment_slug, operation, reason, actor, occurred_at FROM membership_history
+         WHERE feed_batch IS NOT NULL AND (feed_batch, id) > ($1, $2) ORDER BY feed_batch, id LIMIT $3`,
+        [...position, Math.min(PAGE, count - read)],
       );
       if (rows.length === 0) break;
       read += rows.length;
-      position = Number(rows.at(-1).id);
+      position = [Number(rows.at(-1).feed_batch), Number(rows.at(-1).id)];
     }
     return since(started);
   });
@@ -65,11 +65,13 @@ export async function feedRead(context: BenchContext): Promise<Row[]> {
   ];
 }
 
-/** The cursor of the newest change, as the service encodes cursors (base64url of the JSON [id]), so the stream starts at the tail. */
+/** The cursor of the newest change, as the service encodes cursors (base64url of the JSON [batch, id]), so the stream starts at the tail. */
 async function tailCursor(databaseUrl: string): Promise<string> {
   return withDb(databaseUrl, async (db) => {
-    const { rows } = await db.query('SELECT max(id) AS id FROM membership_history');
-    return Buffer.from(JSON.stringify([Number(rows[0].id)])).toString('base64url');
+    const { rows } = await db.query(
+      'SELECT feed_batch, id FROM membership_history WHERE feed_batch IS NOT NULL ORDER BY feed_batch DESC, id DESC LIMIT 1',
+    );
+    return Buffer.from(JSON.stringify([Number(rows[0].feed_batch), Number(rows[0].id)])).toString('base64url');
   });
 }
 

@@ -22,8 +22,8 @@ export async function rollout(context: BenchContext): Promise<Row[]> {
       INSERT INTO memberships (user_id, segment_id, source)
       SELECT id, ${segmentId}, 'auto' FROM users WHERE segment_bucket(${segmentId}, id) < 5000
       RETURNING user_id)
-    INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-    SELECT user_id, ${segmentId}, 'BENCH_ROLLOUT_BASELINE', 'add', 'auto', clock_timestamp() FROM added`;
+    INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at, feed_batch)
+    SELECT user_id, ${segmentId}, 'BENCH_ROLLOUT_BASELINE', 'add', 'auto', clock_timestamp(), 0 FROM added`;
   const baselineId = await withDb(
     context.databaseUrl,
     async (db) => (await db.query(`INSERT INTO segments (slug) VALUES ('BENCH_ROLLOUT_BASELINE') RETURNING id`)).rows[0].id,
@@ -71,8 +71,8 @@ export async function deletion(context: BenchContext): Promise<Row[]> {
   const baseline = timePsql(
     context.databaseUrl,
     `WITH removed AS (DELETE FROM memberships WHERE segment_id = ${baselineId} RETURNING user_id)
-     INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at)
-     SELECT user_id, ${baselineId}, 'BENCH_DELETE_BASELINE', 'remove', 'segment_deleted', clock_timestamp() FROM removed`,
+     INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at, feed_batch)
+     SELECT user_id, ${baselineId}, 'BENCH_DELETE_BASELINE', 'remove', 'segment_deleted', clock_timestamp(), 0 FROM removed`,
   );
   const id = await fill('BENCH_DELETE');
   const members = await withDb(context.databaseUrl, async (db) =>

@@ -372,7 +372,22 @@ describe('faults', () => {
     expectHealthy(row);
   });
 
-  it('keeps the change feed whole through every fault: paged and streamed, every change once, in one order', async () => {
+  it('runs campaigns among concurrent writes of the same users: every change recorded once', async () => {
+    const row = await scenario('campaigns during writes', async () => {
+      await expectStatus(api('/segments', 'POST', { slug: 'F_CAMPAIGN' }), 201);
+      // The load's users and more: campaign transactions and the load's writes meet on the same users.
+      const ids = Array.from({ length: 8000 }, (_, index) => index + 1);
+      await expectStatus(api('/segments/F_CAMPAIGN/members', 'POST', { add: ids }), 200);
+      await expectStatus(api('/segments/F_CAMPAIGN/members', 'POST', { remove: ids.filter((id) => id % 2 === 1) }), 200);
+      await expectStatus(api('/segments', 'POST', { slug: 'F_AUTO_CAMPAIGN', auto_percent: 50 }), 201);
+      await until('rollout done', async () => (await rolloutState('F_AUTO_CAMPAIGN'))!.state === 'done', 120_000);
+      await expectStatus(api('/segments/F_CAMPAIGN', 'DELETE'), 204);
+      return { recoveryMs: 0, note: `bulk add and removal of ${ids.length} users, a 50 % rollout, a purge` };
+    });
+    expectHealthy(row);
+  });
+
+  it('keeps the change feed whole through every fault: paged and streamed, every change once, in one order, replaying to the memberships', async () => {
     const historyCount = async () => Number((await query<{ n: string }>('SELECT count(*) AS n FROM membership_history'))[0]!.n);
     await until(
       'the feed consumers catch up',
@@ -389,6 +404,21 @@ describe('faults', () => {
       expect(cursors.length, 'no change missed').toBe(total);
     }
     expect(streamed.changes.map((change) => change.cursor)).toEqual(paged.changes.map((change) => change.cursor));
+    // Each user's changes in the order they happened: replaying the feed adds only what is absent,
+    // removes only what is present, and ends at exactly the memberships there are.
+    const replayed = new Set<string>();
+    const misordered: string[] = [];
+    for (const change of paged.changes) {
+      const key = `${change.user_id}:${change.segment}`;
+      if ((change.operation === 'add') === replayed.has(key)) misordered.push(`${change.operation} ${key} at ${change.cursor}`);
+      if (change.operation === 'add') replayed.add(key);
+      else replayed.delete(key);
+    }
+    expect(misordered.slice(0, 10), 'changes out of their user’s order').toEqual([]);
+    const memberships = await query<{ key: string }>(
+      `SELECT m.user_id || ':' || s.slug AS key FROM memberships m JOIN segments s ON s.id = m.segment_id`,
+    );
+    expect([...replayed].sort()).toEqual(memberships.map((membership) => membership.key).sort());
     expect(streamed.reconnects, 'the stream was cut by the faults and resumed').toBeGreaterThan(0);
     console.log(`change feed: ${total} changes paged and streamed; the stream reconnected ${streamed.reconnects} times`);
   }, 90_000);
