@@ -54,11 +54,7 @@ export class MembershipRolloutService {
           });
           return 'done';
         }
-        const candidates = await this.memberships.rolloutCandidates(manager, rollout, rollout.cursor, chunk.last);
-        await this.users.lock(
-          manager,
-          [...candidates.add, ...candidates.remove].sort((a, b) => a - b),
-        );
+        const candidates = await this.memberships.lockRolloutCandidates(manager, rollout, rollout.cursor, chunk.last);
         await this.memberships.applyRollout(manager, rollout, candidates);
         await this.segments.advanceRollout(manager, segmentId, {
           state: 'running',

@@ -42,15 +42,21 @@ const SEGMENT_MEMBERS = `
 const COUNT_MEMBERS = `SELECT count(*) AS count FROM memberships m WHERE m.segment_id = $1 AND ${live('m')}`;
 
 /**
- * Removals of a change (recording opt-outs), and the expired memberships, which no sweep has
- * removed yet, of the other (user, segment) pairs it touches. Two deletes of disjoint keys: the
- * second, filtered by expiry, is found through the expiry index and never probes or scans for
- * every key of a 100 000-user change (one DELETE with `removing OR expired` hash-joined all of
- * `memberships`).
+ * The first step of a change: its removals (recording opt-outs), and for the other (user,
+ * segment) pairs it touches (its adds), the end of their opt-outs and the removal of their
+ * expired memberships, which no sweep has removed yet. The two membership deletes are of
+ * disjoint keys: the second, filtered by expiry, is found through the expiry index and never
+ * probes or scans for every key of a 100 000-user change (one DELETE with `removing OR expired`
+ * hash-joined all of `memberships`). The opt-in is here rather than beside the upsert that
+ * follows: Citus refuses an INSERT … SELECT led by a data-modifying CTE.
  */
 const REMOVE_AND_OPT_OUT = `
   WITH opt_out AS (
     INSERT INTO segment_opt_outs (user_id, segment_id) SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING
+  ),
+  opt_in AS (
+    DELETE FROM segment_opt_outs o USING unnest($3::bigint[], $4::int[]) AS a (user_id, segment_id)
+    WHERE o.user_id = a.user_id AND o.segment_id = a.segment_id
   ),
   removed AS (
     DELETE FROM memberships m USING unnest($1::bigint[], $2::int[]) AS r (user_id, segment_id)
@@ -66,15 +72,11 @@ const REMOVE_AND_OPT_OUT = `
   FROM (SELECT * FROM removed UNION ALL SELECT * FROM lapsed) AS x`;
 
 /**
- * Manual adds: inserts what does not exist and sets the expiry of what does (re-adding sets
- * the expiry to what the new request says; a manual add makes an automatic membership
- * manual); an add cancels the user's opt-out of the segment. Reports only real inserts as added.
+ * Manual adds (after REMOVE_AND_OPT_OUT): inserts what does not exist and sets the expiry of
+ * what does (re-adding sets the expiry to what the new request says; a manual add makes an
+ * automatic membership manual). Reports only real inserts as added.
  */
 const UPSERT_MANUAL = `
-  WITH opt_in AS (
-    DELETE FROM segment_opt_outs o USING unnest($1::bigint[], $2::int[]) AS a (user_id, segment_id)
-    WHERE o.user_id = a.user_id AND o.segment_id = a.segment_id
-  )
   INSERT INTO memberships (user_id, segment_id, source, expires_at)
   SELECT a.user_id, a.segment_id, 'manual', coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
   FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[]) AS a (user_id, segment_id, expires_at, ttl_seconds)
@@ -93,19 +95,24 @@ const ASSIGN_AUTO = `
   RETURNING user_id AS "userId", segment_id AS "segmentId"`;
 
 /**
- * A rollout chunk's users in ($2, $3] that need a change: those the rule selects that are not
- * members (to add), and automatic members it no longer selects (the threshold was lowered; to
- * remove; manual members stay).
+ * A rollout chunk's users in ($2, $3] that need a change, locked (waiting for them) and
+ * returned: those the rule selects that are not members (to add), and automatic members it no
+ * longer selects (the threshold was lowered; to remove; manual members stay). The lock is the
+ * users' no-op update (see UsersRepository), so finding and locking them is one statement.
  */
-const ROLLOUT_CANDIDATES = `
-  SELECT u.id AS "userId", true AS add FROM users u
-  WHERE u.id > $2 AND u.id <= $3 AND ${eligible('u.id', '$1', '$4')}
-    AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1)
-  UNION ALL
-  SELECT m.user_id, false FROM memberships m
-  WHERE m.segment_id = $1 AND m.source = 'auto' AND m.user_id > $2 AND m.user_id <= $3 AND NOT ${selected('m.user_id', '$1', '$4')}`;
+const LOCK_ROLLOUT_CANDIDATES = `
+  UPDATE users u SET id = u.id
+  WHERE u.id > $2 AND u.id <= $3 AND (
+    (${eligible('u.id', '$1', '$4')} AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1))
+    OR EXISTS (
+      SELECT 1 FROM memberships m
+      WHERE m.user_id = u.id AND m.segment_id = $1 AND m.source = 'auto' AND NOT ${selected('u.id', '$1', '$4')}))
+  RETURNING u.id AS "userId", ${selected('u.id', '$1', '$4')} AS add`;
 
-/** The candidates to add, locked: those still eligible become automatic members (an opt-out committed meanwhile is seen here)… */
+/**
+ * The candidates to add, locked: those still eligible become automatic members (an opt-out
+ * committed while the chunk waited for a user's lock is seen here: a new statement)…
+ */
 const ROLLOUT_ADD = `
   INSERT INTO memberships (user_id, segment_id, source)
   SELECT u.id, $1, 'auto' FROM unnest($2::bigint[]) AS u (id)
@@ -193,9 +200,10 @@ export class MembershipsRepository {
   }
 
   /**
-   * Removes `removals` (recording opt-outs) and the expired memberships among `others`, the
-   * other pairs the change touches (none of them a removal). Returns what was removed; removals
-   * are logged with `reason` and the actor of their user's change, expired ones as their `ttl` removal.
+   * Removes `removals` (recording opt-outs); ends the opt-outs of `others`, the other pairs the
+   * change touches (its adds, none of them a removal), and removes their expired memberships.
+   * Returns what was removed; removals are logged with `reason` and the actor of their user's
+   * change, expired ones as their `ttl` removal.
    */
   async removeAndOptOut(
     manager: EntityManager,
@@ -217,7 +225,7 @@ export class MembershipsRepository {
     return rows;
   }
 
-  /** Applies manual adds, each by its user's actor; returns the memberships that were really added (not just given a new expiry). */
+  /** Applies manual adds after removeAndOptOut, each by its user's actor; returns the memberships that were really added (not just given a new expiry). */
   async upsertManual(
     manager: EntityManager,
     adds: readonly ManualAdd[],
@@ -246,9 +254,9 @@ export class MembershipsRepository {
     this.recordAdds(manager, rows, new Map(segments.map((segment) => [segment.id, segment.slug])), 'auto', () => AUTOMATIC_ACTOR);
   }
 
-  /** The users in (after, last] whose membership the rollout must change: to add, to remove. */
-  async rolloutCandidates(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<RolloutCandidates> {
-    const rows = await queryRows<{ userId: number; add: boolean }>(manager, ROLLOUT_CANDIDATES, [
+  /** Locks the users in (after, last] whose membership the rollout must change, and returns them: to add, to remove. */
+  async lockRolloutCandidates(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<RolloutCandidates> {
+    const rows = await queryRows<{ userId: number; add: boolean }>(manager, LOCK_ROLLOUT_CANDIDATES, [
       rollout.id,
       after,
       last,
