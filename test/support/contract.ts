@@ -98,6 +98,7 @@ export class ContractRecorder {
         return response;
       }
       this.called.add(operation.operationId);
+      for (const violation of prismViolations(response)) this.violations.push(`${where}: Prism: ${violation}`);
       const documented = operation.responses[String(response.status)];
       if (!documented) {
         this.violations.push(`${where}: status not documented`);
@@ -129,3 +130,15 @@ export class ContractRecorder {
   }
 }
 
+/**
+ * What Stoplight Prism, as a validating proxy in front of the service (test/support/prism.ts),
+ * found wrong with a response. Request violations are left out: the suite sends invalid
+ * requests on purpose.
+ */
+function prismViolations(response: Response): string[] {
+  const header = response.headers.get('sl-violations');
+  if (!header) return [];
+  return (JSON.parse(header) as { location: string[]; message: string }[])
+    .filter((violation) => violation.location[0] === 'response')
+    .map((violation) => `${violation.location.join('.')}: ${violation.message}`);
+}
