@@ -130,13 +130,21 @@ describe('validation errors', () => {
 });
 
 describe('logged URLs', () => {
-  const request = (url: string, route?: string) => ({ url, routeOptions: { url: route } }) as unknown as FastifyRequest;
+  const logged = (url: string) => loggableUrl({ url } as FastifyRequest);
+  const secret = 'seg_6yGorEuerDKcoJUiqSWO-R9PYH84rWC_farjdUUFzUk';
 
-  it('never carry a report link token', () => {
-    expect(loggableUrl(request('/reports/segment-history/eyJ5.c2ln', '/reports/segment-history/:token'))).toBe(
-      '/reports/segment-history/:token',
+  it('never carry a query value, whatever its name', () => {
+    expect(logged(`/segments?access_token=${secret}`)).toBe('/segments?access_token=[REDACTED]');
+    expect(logged(`/segments?x=${secret}&limit=10&flag&x=2`)).toBe('/segments?x=[REDACTED]&limit=[REDACTED]&flag&x=[REDACTED]');
+    expect(logged(`/segments?${secret}`)).toBe('/segments?[REDACTED]');
+  });
+
+  it('never carry a path segment as long as a secret (report link tokens, a pasted token), keeping the rest', () => {
+    expect(logged('/reports/segment-history/eyJ5IjoyMDI2LCJtIjoxMSwidSI6MTAwMH0.0jEKi0yM-GNbkgaa3mIWfhedqroVYhrGH4JUz0EuAcg')).toBe(
+      '/reports/segment-history/[REDACTED]',
     );
-    expect(loggableUrl(request('/users/1/segments', '/users/:user_id/segments'))).toBe('/users/1/segments');
-    expect(loggableUrl(request(`/x/${'a'.repeat(500)}`)).length).toBeLessThanOrEqual(201);
+    expect(logged(`/users/${secret}/segments`)).toBe('/users/[REDACTED]/segments');
+    expect(logged('/users/1000/segments')).toBe('/users/1000/segments');
+    expect(logged(`/x/${'a/'.repeat(300)}`).length).toBeLessThanOrEqual(201);
   });
 });
