@@ -8,7 +8,11 @@ import { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 
-/** The API's version, semver: a breaking change of any operation is a new major, an addition a new minor. */
+/**
+ * The API's version, semver: a breaking change of any operation is a new major, an addition a new
+ * minor. Written only here: it is the document's `info.version`, which `npm run client` copies into
+ * the client package (@segmentation/client).
+ */
 const API_VERSION = '1.0.0';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
