@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'libs/client/src/generated/', '.client-check-*/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'libs/client/src/generated/', 'libs/client/dist/', '.client-check-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

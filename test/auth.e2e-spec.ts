@@ -189,6 +189,32 @@ describe('authentication and scopes', () => {
     expect(scrape).not.toContain(secrets.read);
   });
 
+  it('never writes a secret to the log, wherever in the URL a caller puts it', async () => {
+    const logged: string[] = [];
+    const record = (...args: unknown[]) => void logged.push(JSON.stringify(args));
+    t.app.useLogger({ log: record, error: record, warn: record, debug: record, verbose: record, fatal: record });
+    try {
+      const secret = secrets.admin!;
+      const link = new URL((await t.http().get(CALLS.createSegmentHistoryReport!.path).expect(200)).body.report_url as string).pathname;
+      const linkToken = link.split('/').at(-1)!;
+      expectProblem(await t.http().get(`/segments?access_token=${secret}`).unset('authorization'), 401, '/problems/unauthenticated');
+      expectProblem(await t.http().get(`/segments?x=${secret}`), 400, '/problems/validation-error');
+      expectProblem(await t.http().get(`/users/${secret}/segments`), 400, '/problems/validation-error');
+      expectProblem(await t.http().get(`${link}/more`), 404, 'about:blank');
+      expectProblem(await t.http().get(`${link}x`), 403, '/problems/invalid-report-link');
+      expectProblem(await t.http().get(`/reports/segment-history?token=${linkToken}`), 400, '/problems/validation-error');
+      expectProblem(await t.http().get(`/segments?${secret}`), 400, '/problems/validation-error');
+      expect(logged).toHaveLength(7);
+      expect(logged[0]).toContain('/segments?access_token=[REDACTED]');
+      for (const line of logged) {
+        expect(line).not.toContain(secret);
+        expect(line).not.toContain(linkToken);
+      }
+    } finally {
+      t.app.useLogger(['error', 'warn']);
+    }
+  });
+
   it('stores only digests, never shows a secret again, and records last use without a write per request', async () => {
     const { rows } = await t.db.query(`SELECT encode(secret_hash, 'hex') AS digest FROM api_tokens`);
     for (const secret of Object.values(secrets)) expect(JSON.stringify(rows)).not.toContain(secret);

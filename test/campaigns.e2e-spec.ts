@@ -110,6 +110,39 @@ describe('campaigns', () => {
       expect(await make().count('SELECT count(*) FROM users WHERE id IN (20, 21, 22)')).toBe(0);
     });
 
+    it('names every bad id (SPEC §2 rule 4), the first 100 of them when there are more, with their count', async () => {
+      const ids: unknown[] = Array.from({ length: 1000 }, (_, i) => 700_001 + i);
+      for (const [index, bad] of [
+        [10, 0],
+        [200, -5],
+        [500, 1.5],
+        [700, '42'],
+        [999, null],
+      ] as const)
+        ids[index] = bad;
+      const res = await t.http().post('/segments/CAMPAIGN/members').send({ add: ids });
+      expectProblem(res, 400, '/problems/validation-error');
+      const message = 'must be an integer from 1 to 9007199254740991';
+      expect(res.body.errors).toEqual([10, 200, 500, 700, 999].map((index) => ({ field: `add[${index}]`, message })));
+      expect(res.body.detail).toMatch(/^5 invalid fields: add\[10\], add\[200\], add\[500\], add\[700\], add\[999\]$/);
+
+      const many = await t
+        .http()
+        .post('/segments/CAMPAIGN/members')
+        .send({ add: Array.from({ length: 150 }, () => 0), remove: [1, -1] });
+      expectProblem(many, 400, '/problems/validation-error');
+      expect(many.body.errors).toHaveLength(100);
+      expect(many.body.errors[99]).toEqual({ field: 'add[99]', message });
+      expect(many.body.detail).toMatch(/^151 invalid fields \(the first 100 listed\): add\[0\], /);
+
+      const lookup = await t
+        .http()
+        .post('/users/segments/lookup')
+        .send({ user_ids: [1, 'x', 3, 0] });
+      expect(lookup.body.errors.map((error: { field: string }) => error.field)).toEqual(['user_ids[1]', 'user_ids[3]']);
+      expect(await make().count('SELECT count(*) FROM users WHERE id > 700000 AND id <= 701000')).toBe(0);
+    });
+
     it('takes the largest request: 100 000 ids, half of them expired members coming back, half removals', async () => {
       await t.http().post('/segments').send({ slug: 'CAMPAIGN_MAX' }).expect(201);
       const returning = Array.from({ length: 50_000 }, (_, i) => 500_001 + i);

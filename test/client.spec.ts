@@ -37,6 +37,11 @@ describe('generated client', () => {
     }
   }, 60_000);
 
+  it('is a package versioned with the API (`npm run client` copies info.version of openapi.json)', () => {
+    const json = (path: string) => JSON.parse(readFileSync(join(root, path), 'utf8'));
+    expect(json('libs/client/package.json').version).toBe(json('openapi.json').info.version);
+  });
+
   it('has its README usage sample in libs/client/example.ts, which the type check compiles', () => {
     const sample = readFileSync(join(root, 'libs/client/example.ts'), 'utf8');
     expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(sample.trim());

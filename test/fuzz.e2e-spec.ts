@@ -89,10 +89,14 @@ const resolve = (schema: Schema): Schema =>
 /** Values the schema accepts (as far as generation goes; the service may still refuse them, with a 4xx). */
 function valueOf(input: Schema, depth = 0): fc.Arbitrary<unknown> {
   const schema = resolve(input);
-  if (Array.isArray(schema.oneOf)) return fc.oneof(...(schema.oneOf as Schema[]).map((option) => valueOf(option, depth)));
+  const options = schema.oneOf ?? schema.anyOf;
+  if (Array.isArray(options)) return fc.oneof(...(options as Schema[]).map((option) => valueOf(option, depth)));
   if (Array.isArray(schema.enum)) return fc.constantFrom(...(schema.enum as unknown[]));
+  if (schema.type === 'null') return fc.constant(null);
+  // OpenAPI 3.1: a nullable value is typed [type, "null"].
+  const types = [schema.type].flat();
   let arbitrary: fc.Arbitrary<unknown>;
-  switch (schema.type) {
+  switch (types.find((type) => type !== 'null')) {
     case 'integer':
       // From 2: a body's user_id (or any other integer) never names the canary user in a valid request.
       arbitrary = fc.integer({ min: Math.max(Number(schema.minimum ?? 0), 2), max: Math.min(Number(schema.maximum ?? 1e9), 1e9) });
@@ -124,7 +128,7 @@ function valueOf(input: Schema, depth = 0): fc.Arbitrary<unknown> {
       else if (typeof schema.pattern === 'string') arbitrary = fc.constantFrom(...SLUGS, 'FUZZ_NEW');
       else arbitrary = fc.string({ maxLength: Math.min(Number(schema.maxLength ?? 40), 40) });
   }
-  return schema.nullable ? fc.option(arbitrary, { nil: null }) : arbitrary;
+  return types.includes('null') ? fc.option(arbitrary, { nil: null }) : arbitrary;
 }
 
 /** A valid value for a parameter, away from the canary. */

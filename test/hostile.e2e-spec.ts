@@ -152,6 +152,26 @@ describe('hostile input', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 415 /);
     });
 
+    it('refuses an ambiguous Content-Type: a parameter or the header given twice (a proxy may read the other one)', async () => {
+      const removal = '{"remove":["CANARY"]}';
+      for (const contentType of [
+        'application/json; charset=utf-8; charset=latin1',
+        'application/json; charset=utf-8; CHARSET=utf-8',
+        'text/csv; charset=utf-8; Charset="us-ascii"',
+      ]) {
+        expectProblem(await json('PATCH', '/users/1/segments', removal, contentType), 400, 'about:blank');
+      }
+      for (const second of ['application/json', 'text/plain']) {
+        const answer = await rawExchange(
+          port,
+          `PATCH /users/1/segments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${BOOTSTRAP_TOKEN}\r\n` +
+            `Content-Type: application/json\r\nContent-Type: ${second}\r\nContent-Length: ${removal.length}\r\nConnection: close\r\n\r\n${removal}`,
+        );
+        expect(answer).toMatch(/^HTTP\/1\.1 400 [\s\S]*application\/problem\+json[\s\S]*Content-Type header/);
+      }
+      await json('PATCH', '/users/1/segments', '{}', 'application/json; charset=utf-8;').expect(200);
+    });
+
     it('echoes at most a short prefix of a huge unknown field', async () => {
       const res = await json('POST', '/segments', JSON.stringify({ slug: 'HOSTILE_HUGE', ['k'.repeat(3_000)]: 1 }));
       expectProblem(res, 400, '/problems/validation-error');

@@ -181,7 +181,7 @@ describe('memberships', () => {
           [{ add: [{ slug: 'AVITO_VOICE_MESSAGES', colour: 'red' }] }, 'add[0].colour'],
           [{ add: [7] }, 'add[0]'],
           [{ add: 'AVITO_VOICE_MESSAGES' }, 'add'],
-          [{ remove: ['bad slug'] }, 'remove'],
+          [{ remove: ['OK', 'bad slug'] }, 'remove[1]'],
           [{ remove: 'AVITO_VOICE_MESSAGES' }, 'remove'],
           [{ add: Array.from({ length: 1001 }, (_, index) => `S${index}`) }, 'add'],
           [{ remove: Array.from({ length: 1001 }, (_, index) => `S${index}`) }, 'remove'],
@@ -202,7 +202,7 @@ describe('memberships', () => {
         'add[0].slug',
         'add[1].ttl_seconds',
         'extra',
-        'remove',
+        'remove[0]',
       ]);
     });
   });

@@ -40,4 +40,9 @@ describe('OpenAPI document', () => {
     }
     expect(JSON.stringify(document)).not.toContain('/metrics');
   });
+
+  it('is OpenAPI 3.1, so that a nullable reference is null to strict tools too, with no 3.0 `nullable` left', () => {
+    expect(JSON.parse(committed).openapi).toBe('3.1.0');
+    expect(committed).not.toContain('"nullable"');
+  });
 });

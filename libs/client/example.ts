@@ -1,4 +1,4 @@
-import { changeUserSegments, createSegmentationClient, getUserSegments, type Problem } from '#libs/client';
+import { changeUserSegments, createSegmentationClient, getUserSegments, type Problem } from '@segmentation/client';
 
 // A token with scope `write` (POST /tokens); read it from your secret store, never from code.
 const client = createSegmentationClient('http://localhost:3000', () => process.env.SEGMENTATION_TOKEN ?? '');

@@ -1,5 +1,5 @@
 // The change-feed consumer of the README (Examples, Change feed), compiled by the type check in CI.
-import { createSegmentationClient, streamChanges } from '#libs/client';
+import { createSegmentationClient, streamChanges } from '@segmentation/client';
 
 const client = createSegmentationClient('http://localhost:3000', () => process.env.SEGMENTATION_TOKEN ?? '');
 const members = new Map<string, Set<number>>(); // segment → users, kept in memory

@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { readFileSync } from 'node:fs';
 import type { Client } from '#libs/client';
 
@@ -8,26 +8,75 @@ interface Operation {
   responses: Record<string, { content?: Record<string, { schema: object }> }>;
 }
 
-export const openApiDocument = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8')) as {
+export interface OpenApiDocument {
+  openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, object> };
-};
+}
+
+export const openApiDocument = JSON.parse(readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8')) as OpenApiDocument;
 
 export const operations = Object.entries(openApiDocument.paths).flatMap(([path, item]) =>
   Object.entries(item).map(([method, operation]) => ({ path, method: method.toUpperCase(), ...operation })),
 );
 
+/** Keywords whose values are data, not schemas. */
+const DATA_KEYWORDS = new Set(['example', 'examples', 'enum', 'const', 'default']);
+
 /**
- * An OpenAPI 3.0 schema as JSON Schema for Ajv: `nullable` becomes "or null", and every
- * object schema is closed, so an undocumented field in a response is a violation too.
+ * An OpenAPI schema as JSON Schema, read as strictly as strict tools (Stoplight Prism, generators
+ * for typed languages) read it. An OpenAPI 3.1 schema is JSON Schema already: null is allowed only
+ * by `type: [..., "null"]` or a `{type: "null"}` alternative, and `nullable` means nothing. In a 3.0
+ * document, `nullable: true` adds null to the `type` beside it and does nothing else (OpenAPI
+ * 3.0.3): beside `allOf`, `oneOf` or `anyOf` of a `$ref` the members still refuse null, and an
+ * `enum` without null still refuses it. Every object schema is closed, so an undocumented field
+ * in a response is a violation too.
  */
-function toJsonSchema(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(toJsonSchema);
-  if (!node || typeof node !== 'object') return node;
-  const { nullable, ...rest } = node as Record<string, unknown>;
-  const copy = Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, toJsonSchema(value)]));
+function toJsonSchema(schema: unknown, openApi30: boolean): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => toJsonSchema(item, openApi30));
+  if (!schema || typeof schema !== 'object') return schema;
+  const { nullable, ...rest } = schema as Record<string, unknown>;
+  const copy = Object.fromEntries(
+    Object.entries(rest).map(([key, value]) => [
+      key,
+      DATA_KEYWORDS.has(key)
+        ? value
+        : key === 'properties'
+          ? eachSchema(value as Record<string, unknown>, openApi30)
+          : toJsonSchema(value, openApi30),
+    ]),
+  );
   if (copy.type === 'object' && copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
-  return nullable === true ? { anyOf: [copy, { type: 'null' }] } : copy;
+  if (openApi30 && nullable === true && typeof copy.type === 'string') copy.type = [copy.type, 'null'];
+  return copy;
+}
+
+function eachSchema(schemas: Record<string, unknown>, openApi30: boolean): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toJsonSchema(schema, openApi30)]));
+}
+
+/** Checks values against the schemas of an OpenAPI document (their `$ref`s point into its components), read strictly. */
+export class SchemaChecker {
+  private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly openApi30: boolean;
+
+  constructor(document: OpenApiDocument) {
+    this.openApi30 = document.openapi.startsWith('3.0.');
+    this.ajv.addSchema({ $id: 'openapi.json', components: { schemas: eachSchema(document.components.schemas, this.openApi30) } });
+  }
+
+  /** What `value` violates of `schema`, or undefined when it is valid. */
+  check(schema: object, value: unknown): string | undefined {
+    const key = JSON.stringify(schema);
+    let validate = this.validators.get(key);
+    if (!validate) {
+      const resolved = JSON.parse(key.replaceAll('"#/components/', '"openapi.json#/components/'));
+      validate = this.ajv.compile(toJsonSchema(resolved, this.openApi30) as object);
+      this.validators.set(key, validate);
+    }
+    return validate(value) ? undefined : this.ajv.errorsText(validate.errors);
+  }
 }
 
 /**
@@ -37,12 +86,7 @@ function toJsonSchema(node: unknown): unknown {
 export class ContractRecorder {
   readonly called = new Set<string>();
   readonly violations: string[] = [];
-  private readonly ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-  private readonly validators = new Map<string, ValidateFunction>();
-
-  constructor() {
-    this.ajv.addSchema({ $id: 'openapi.json', components: { schemas: toJsonSchema(openApiDocument.components.schemas) } });
-  }
+  private readonly checker = new SchemaChecker(openApiDocument);
 
   attach(client: Client): void {
     client.interceptors.response.use(async (response, request, options) => {
@@ -54,6 +98,7 @@ export class ContractRecorder {
         return response;
       }
       this.called.add(operation.operationId);
+      for (const violation of prismViolations(response)) this.violations.push(`${where}: Prism: ${violation}`);
       const documented = operation.responses[String(response.status)];
       if (!documented) {
         this.violations.push(`${where}: status not documented`);
@@ -63,9 +108,9 @@ export class ContractRecorder {
       const media = documented.content?.[contentType];
       if (documented.content && !media) this.violations.push(`${where}: content type ${contentType} not documented`);
       if (media && contentType.endsWith('json')) {
-        const body = await response.clone().json();
-        const validate = this.validator(JSON.stringify(media.schema));
-        if (!validate(body)) this.violations.push(`${where}: ${this.ajv.errorsText(validate.errors)} in ${JSON.stringify(body)}`);
+        const body: unknown = await response.clone().json();
+        const violation = this.checker.check(media.schema, body);
+        if (violation) this.violations.push(`${where}: ${violation} in ${JSON.stringify(body)}`);
       }
       return response;
     });
@@ -80,17 +125,20 @@ export class ContractRecorder {
       return;
     }
     this.called.add(operationId);
-    const validate = this.validator(JSON.stringify(media.schema));
-    if (!validate(data)) this.violations.push(`${operationId} event: ${this.ajv.errorsText(validate.errors)} in ${JSON.stringify(data)}`);
+    const violation = this.checker.check(media.schema, data);
+    if (violation) this.violations.push(`${operationId} event: ${violation} in ${JSON.stringify(data)}`);
   }
+}
 
-  private validator(schema: string): ValidateFunction {
-    let validate = this.validators.get(schema);
-    if (!validate) {
-      const resolved = JSON.parse(schema.replaceAll('"#/components/', '"openapi.json#/components/'));
-      validate = this.ajv.compile(toJsonSchema(resolved) as object);
-      this.validators.set(schema, validate);
-    }
-    return validate;
-  }
+/**
+ * What Stoplight Prism, as a validating proxy in front of the service (test/support/prism.ts),
+ * found wrong with a response. Request violations are left out: the suite sends invalid
+ * requests on purpose.
+ */
+function prismViolations(response: Response): string[] {
+  const header = response.headers.get('sl-violations');
+  if (!header) return [];
+  return (JSON.parse(header) as { location: string[]; message: string }[])
+    .filter((violation) => violation.location[0] === 'response')
+    .map((violation) => `${violation.location.join('.')}: ${violation.message}`);
 }

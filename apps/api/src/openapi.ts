@@ -8,6 +8,13 @@ import { AppConfig } from '#libs/config';
 import { ApiModule } from './api.module.js';
 import { createHttpAdapter, HTTP_APP_OPTIONS } from '#libs/http';
 
+/**
+ * The API's version, semver: a breaking change of any operation is a new major, an addition a new
+ * minor. Written only here: it is the document's `info.version`, which `npm run client` copies into
+ * the client package (@segmentation/client).
+ */
+const API_VERSION = '1.0.0';
+
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Segmentation service')
@@ -15,7 +22,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'Segments (experiments, discounts, feature tests) and the users in them: memberships with TTL, ' +
         'percent rollouts, history and monthly CSV reports. Errors are RFC 9457 `application/problem+json`.',
     )
-    .setVersion('1.0.0')
+    .setVersion(API_VERSION)
+    // 3.1: a nullable value is JSON Schema's `null` type, which strict tools honour beside a $ref too.
+    // In 3.0, `nullable` beside `allOf: [$ref]` reads as never null to them (OpenAPI 3.0.3).
+    .setOpenAPIVersion('3.1.0')
     .addTag('segments', 'Segment catalogue')
     .addTag('users', 'Users and their segments')
     .addTag('history', 'Membership history of a user')

@@ -81,12 +81,21 @@ export function createHttpAdapter(config: Pick<AppConfig, 'BODY_LIMIT_BYTES'> & 
 /** Options for NestFactory.create / createNestApplication that go with createHttpAdapter. */
 export const HTTP_APP_OPTIONS = { bodyParser: false } as const;
 
-/** Exactly one valid Host (report links never use it, but a proxy might), and no encoding of the body but chunked transfer. */
+/**
+ * Exactly one valid Host (report links never use it, but a proxy might); at most one Content-Type,
+ * naming each of its parameters once (`charset=utf-8; charset=latin1`: a proxy reading one and the
+ * service the other would see different requests, as with duplicate JSON keys); and no encoding of
+ * the body but chunked transfer.
+ */
 function headerProblem(request: FastifyRequest): ProblemDetails | undefined {
   const raw = request.raw.rawHeaders;
-  const hosts = raw.filter((_, index) => index % 2 === 0 && raw[index]!.toLowerCase() === 'host').length;
   const host = request.headers.host;
-  if (hosts !== 1 || host === undefined || !HOST.test(host)) return badRequest('The request needs exactly one valid Host header');
+  if (count(raw, 'host') !== 1 || host === undefined || !HOST.test(host))
+    return badRequest('The request needs exactly one valid Host header');
+  const contentType = request.headers['content-type'];
+  if (count(raw, 'content-type') > 1 || (contentType !== undefined && repeatsParameter(contentType))) {
+    return badRequest('The request needs at most one Content-Type header, naming each of its parameters once');
+  }
   const encoding = request.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     return {
@@ -101,6 +110,21 @@ function headerProblem(request: FastifyRequest): ProblemDetails | undefined {
     return { type: 'about:blank', title: 'Unsupported Media Type', status: 415, detail: 'Only the chunked transfer encoding is accepted' };
   }
   return undefined;
+}
+
+/** How many times the header `name` (lower case) is in the raw header list. */
+function count(raw: string[], name: string): number {
+  return raw.filter((value, index) => index % 2 === 0 && value.toLowerCase() === name).length;
+}
+
+/** Whether a media type names a parameter twice, in any case (`type/subtype; a=1; A=2`). */
+function repeatsParameter(mediaType: string): boolean {
+  const names = mediaType
+    .split(';')
+    .slice(1)
+    .map((parameter) => parameter.split('=')[0]!.trim().toLowerCase())
+    .filter((name) => name !== '');
+  return new Set(names).size !== names.length;
 }
 
 function badRequest(detail: string): ProblemDetails {

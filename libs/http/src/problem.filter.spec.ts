@@ -12,7 +12,9 @@ import type { ValidationError } from 'class-validator';
 import { describe, expect, it } from 'vitest';
 import type { FastifyRequest } from 'fastify';
 import { loggableUrl, toProblem } from './problem.filter.js';
+import { MAX_LISTED_ERRORS, validationProblem } from './problem.js';
 import { flattenValidationErrors } from './validation.js';
+import { ITEM_RULE, type ItemRule } from './validators.js';
 
 describe('problem mapping', () => {
   it('names unknown slugs by their request field, per API shape', () => {
@@ -89,21 +91,60 @@ describe('validation errors', () => {
         ],
       },
     ];
-    expect(flattenValidationErrors(errors)).toEqual([
-      { field: 'extra', message: 'property extra should not exist' },
-      { field: 'add[1].ttl_seconds', message: 'must not be less than 1' },
+    expect(flattenValidationErrors(errors)).toEqual({
+      errors: [
+        { field: 'extra', message: 'property extra should not exist' },
+        { field: 'add[1].ttl_seconds', message: 'must not be less than 1' },
+      ],
+      total: 2,
+    });
+  });
+
+  it('names each bad item of a list checked in one pass, keeping the first 100 and counting them all', () => {
+    const rule: ItemRule = { accepts: (item) => item === 1, message: 'must be 1' };
+    const list = (property: string, value: unknown[]): ValidationError => ({
+      property,
+      value,
+      constraints: { ones: `${property} has bad items` },
+      contexts: { ones: { [ITEM_RULE]: rule } },
+      children: [],
+    });
+    const { errors, total } = flattenValidationErrors([
+      list('add', [1, 0, 1, 2]),
+      list(
+        'remove',
+        Array.from({ length: 200 }, () => 0),
+      ),
     ]);
+    expect(total).toBe(202);
+    expect(errors).toHaveLength(MAX_LISTED_ERRORS);
+    expect(errors.slice(0, 3)).toEqual([
+      { field: 'add[1]', message: 'must be 1' },
+      { field: 'add[3]', message: 'must be 1' },
+      { field: 'remove[0]', message: 'must be 1' },
+    ]);
+    expect(validationProblem(errors, total).detail).toMatch(
+      /^202 invalid fields \(the first 100 listed\): add\[1\], add\[3\], remove\[0\]/,
+    );
   });
 });
 
 describe('logged URLs', () => {
-  const request = (url: string, route?: string) => ({ url, routeOptions: { url: route } }) as unknown as FastifyRequest;
+  const logged = (url: string) => loggableUrl({ url } as FastifyRequest);
+  const secret = 'seg_6yGorEuerDKcoJUiqSWO-R9PYH84rWC_farjdUUFzUk';
 
-  it('never carry a report link token', () => {
-    expect(loggableUrl(request('/reports/segment-history/eyJ5.c2ln', '/reports/segment-history/:token'))).toBe(
-      '/reports/segment-history/:token',
+  it('never carry a query value, whatever its name', () => {
+    expect(logged(`/segments?access_token=${secret}`)).toBe('/segments?access_token=[REDACTED]');
+    expect(logged(`/segments?x=${secret}&limit=10&flag&x=2`)).toBe('/segments?x=[REDACTED]&limit=[REDACTED]&flag&x=[REDACTED]');
+    expect(logged(`/segments?${secret}`)).toBe('/segments?[REDACTED]');
+  });
+
+  it('never carry a path segment as long as a secret (report link tokens, a pasted token), keeping the rest', () => {
+    expect(logged('/reports/segment-history/eyJ5IjoyMDI2LCJtIjoxMSwidSI6MTAwMH0.0jEKi0yM-GNbkgaa3mIWfhedqroVYhrGH4JUz0EuAcg')).toBe(
+      '/reports/segment-history/[REDACTED]',
     );
-    expect(loggableUrl(request('/users/1/segments', '/users/:user_id/segments'))).toBe('/users/1/segments');
-    expect(loggableUrl(request(`/x/${'a'.repeat(500)}`)).length).toBeLessThanOrEqual(201);
+    expect(logged(`/users/${secret}/segments`)).toBe('/users/[REDACTED]/segments');
+    expect(logged('/users/1000/segments')).toBe('/users/1000/segments');
+    expect(logged(`/x/${'a/'.repeat(300)}`).length).toBeLessThanOrEqual(201);
   });
 });

@@ -58,7 +58,7 @@ export class ProblemFilter implements ExceptionFilter {
     const problem = toProblem(exception);
     const entry = { requestId: request.id, method: request.method, url: loggableUrl(request), status: problem.status };
     if (problem.status >= 500) this.logger.error({ ...entry, err: exception }, 'Request failed');
-    else this.logger.warn({ ...entry, type: problem.type, detail: problem.detail }, 'Request rejected');
+    else this.logger.warn({ ...entry, type: problem.type, detail: redactSecrets(problem.detail) }, 'Request rejected');
     sendProblem(http.getResponse<FastifyReply>(), request, problem);
   }
 }
@@ -183,10 +183,33 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     });
 }
 
-/** The request's path for logs: report links carry a signed capability, so routes with a `:token` log their template. */
+const REDACTED = '[REDACTED]';
+/**
+ * As long as a secret: every secret the service issues or accepts (API tokens, the bootstrap
+ * token, report link tokens) is a run of at least 32 of these characters.
+ */
+const SECRET_LIKE = /[\w.~+%-]{32,}/g;
+
+/** `text` for the logs: every run of characters as long as a secret is redacted. */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_LIKE, REDACTED);
+}
+
+/**
+ * The request's URL for logs, without anything a secret could be in, whatever the caller got
+ * wrong: every query value is redacted whatever its parameter's name (`?access_token=…`), and
+ * anything as long as a secret anywhere else (report links carry a signed token in the path; a
+ * caller may paste a token anywhere). The rest stays, so the log still says what was asked.
+ */
 export function loggableUrl(request: FastifyRequest): string {
-  const route = request.routeOptions?.url;
-  return route?.includes(':token') ? route : clip(request.url);
+  const url = request.url;
+  const mark = url.indexOf('?');
+  if (mark === -1) return clip(redactSecrets(url));
+  const query = url
+    .slice(mark + 1)
+    .split('&')
+    .map((pair) => (pair.includes('=') ? `${pair.slice(0, pair.indexOf('='))}=${REDACTED}` : pair));
+  return clip(redactSecrets(`${url.slice(0, mark)}?${query.join('&')}`));
 }
 
 function clip(text: string): string {

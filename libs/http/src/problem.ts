@@ -26,17 +26,23 @@ export class ProblemException extends HttpException {
     super(problem, problem.status);
   }
 
-  static validation(errors: ProblemFieldError[]): ProblemException {
-    return new ProblemException(validationProblem(errors));
+  static validation(errors: ProblemFieldError[], total = errors.length): ProblemException {
+    return new ProblemException(validationProblem(errors, total));
   }
 }
 
-export function validationProblem(errors: ProblemFieldError[]): ProblemDetails {
+/** Most bad fields or items one problem lists: a bulk body may hold 100 000 bad ids, the detail says how many there were. */
+export const MAX_LISTED_ERRORS = 100;
+
+/** A 400 naming every bad field or item of `errors`, the first MAX_LISTED_ERRORS of them if there are more; `total` counts them all. */
+export function validationProblem(errors: ProblemFieldError[], total = errors.length): ProblemDetails {
+  const listed = errors.slice(0, MAX_LISTED_ERRORS);
+  const first = listed.length < total ? ` (the first ${listed.length} listed)` : '';
   return {
     type: 'validation-error',
     title: 'The request is invalid',
     status: 400,
-    detail: `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((error) => error.field).join(', ')}`,
-    errors,
+    detail: `${total} invalid field${total === 1 ? '' : 's'}${first}: ${listed.map((error) => error.field).join(', ')}`,
+    errors: listed,
   };
 }

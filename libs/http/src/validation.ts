@@ -1,6 +1,7 @@
 import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { ProblemException, type ProblemFieldError } from './problem.js';
+import { MAX_LISTED_ERRORS, ProblemException, type ProblemFieldError } from './problem.js';
+import { ITEM_RULE, type ItemRule } from './validators.js';
 
 /**
  * Request validation: unknown fields are rejected (a typo never silently does nothing),
@@ -12,8 +13,12 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
-    validationError: { target: false, value: false },
-    exceptionFactory: (errors) => ProblemException.validation(flattenValidationErrors(errors)),
+    // Values, so that a bad list can name each bad item (EachItem); no value is echoed.
+    validationError: { target: false, value: true },
+    exceptionFactory: (errors) => {
+      const { errors: listed, total } = flattenValidationErrors(errors);
+      return ProblemException.validation(listed, total);
+    },
   });
 }
 
@@ -63,15 +68,37 @@ function droppedFields(plain: unknown, converted: unknown, path: string): string
   });
 }
 
-export function flattenValidationErrors(errors: ValidationError[], parent = ''): ProblemFieldError[] {
-  return errors.flatMap((error) => {
+/** The bad fields of a request, named by their paths, at most MAX_LISTED_ERRORS of them kept; `total` counts them all. */
+export interface FieldErrors {
+  errors: ProblemFieldError[];
+  total: number;
+}
+
+export function flattenValidationErrors(errors: ValidationError[]): FieldErrors {
+  const found: FieldErrors = { errors: [], total: 0 };
+  collect(errors, '', found);
+  return found;
+}
+
+function collect(errors: ValidationError[], parent: string, found: FieldErrors): void {
+  const add = (error: ProblemFieldError) => {
+    found.total++;
+    if (found.errors.length < MAX_LISTED_ERRORS) found.errors.push(error);
+  };
+  for (const error of errors) {
     const field = !parent ? error.property : /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({
-      field: field || 'body',
-      message: stripPropertyName(message, error.property),
-    }));
-    return [...own, ...flattenValidationErrors(error.children ?? [], field)];
-  });
+    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+      const rule = error.contexts?.[constraint]?.[ITEM_RULE] as ItemRule | undefined;
+      if (rule && Array.isArray(error.value)) {
+        error.value.forEach((item: unknown, index) => {
+          if (!rule.accepts(item)) add({ field: `${field}[${index}]`, message: rule.message });
+        });
+      } else {
+        add({ field: field || 'body', message: stripPropertyName(message, error.property) });
+      }
+    }
+    collect(error.children ?? [], field, found);
+  }
 }
 
 /** class-validator messages start with the property name ("user_id must be…"); the field already says it. */

@@ -1,7 +1,7 @@
 import { applyDecorators, Injectable, type PipeTransform } from '@nestjs/common';
-import { registerDecorator, type ValidationArguments, type ValidationOptions } from 'class-validator';
+import type { ValidationOptions } from 'class-validator';
 import { ApiParam } from '@nestjs/swagger';
-import { ProblemException } from '#libs/http';
+import { EachItem, ProblemException } from '#libs/http';
 import { isSlug, SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 
@@ -47,27 +47,16 @@ export function ApiSlugParam(): MethodDecorator {
   );
 }
 
-/**
- * An array of user ids (integers 1 … 2^53 − 1), checked in one pass: bulk bodies hold up to
- * 100 000 of them, and three `each` validators per item would cost more than the change itself.
- */
+/** An array of user ids (integers 1 … 2^53 − 1); a failure names each bad one. */
 export function IsUserIds(options?: ValidationOptions): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      name: 'isUserIds',
-      target: target.constructor,
-      propertyName: propertyName as string,
-      options,
-      validator: {
-        validate: (value: unknown) => Array.isArray(value) && firstBadUserId(value) === -1,
-        defaultMessage: (args?: ValidationArguments) => {
-          const index = Array.isArray(args?.value) ? firstBadUserId(args.value) : -1;
-          return `${args?.property} must hold integers from 1 to ${MAX_USER_ID}${index >= 0 ? ` (item ${index} is not one)` : ''}`;
-        },
-      },
-    });
+  return EachItem('isUserIds', { accepts: isUserId, message: `must be an integer from 1 to ${MAX_USER_ID}` }, options);
 }
 
-function firstBadUserId(values: unknown[]): number {
-  return values.findIndex((value) => !Number.isSafeInteger(value) || (value as number) < 1);
+/** An array of slugs; a failure names each bad one. */
+export function AreSlugs(options?: ValidationOptions): PropertyDecorator {
+  return EachItem('areSlugs', { accepts: isSlug, message: SLUG_RULE }, options);
+}
+
+function isUserId(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 1;
 }

@@ -4,6 +4,7 @@ import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 import { IsPercent, Optional } from '#libs/http';
 import { ArrayMaxSize, IsArray, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { AreSlugs } from '../../http/params.js';
 import { MAX_SLUGS_PER_REQUEST } from '../../users/dto/user-request.dto.js';
 
 @ApiSchema({ name: 'CompatSlug' })
@@ -34,16 +35,14 @@ export class CompatChangeUserSegmentsDto {
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
-  @IsString({ each: true })
-  @Matches(SLUG_PATTERN, { each: true, message: `each value in add_segments ${SLUG_RULE}` })
+  @AreSlugs()
   add_segments?: string[];
 
   @ApiPropertyOptional({ type: [String], maxItems: MAX_SLUGS_PER_REQUEST, example: ['AVITO_DISCOUNT_50'] })
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
-  @IsString({ each: true })
-  @Matches(SLUG_PATTERN, { each: true, message: `each value in delete_segments ${SLUG_RULE}` })
+  @AreSlugs()
   delete_segments?: string[];
 
   @ApiPropertyOptional({

@@ -5,7 +5,7 @@ import { MAX_USER_ID } from '#libs/users';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { IsAbsentWith, IsInstant, Optional } from '#libs/http';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
-import { IsUserIds } from '../../http/params.js';
+import { AreSlugs, IsUserIds } from '../../http/params.js';
 
 /** Most slugs one request may add or remove. */
 export const MAX_SLUGS_PER_REQUEST = 1000;
@@ -101,8 +101,7 @@ export class ChangeUserSegmentsDto {
   @Optional()
   @IsArray()
   @ArrayMaxSize(MAX_SLUGS_PER_REQUEST)
-  @IsString({ each: true })
-  @Matches(SLUG_PATTERN, { each: true, message: `each value in remove ${SLUG_RULE}` })
+  @AreSlugs()
   remove?: string[];
 
   @ApiPropertyOptional({
