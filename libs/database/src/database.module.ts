@@ -4,6 +4,7 @@ import { AppConfig } from '#libs/config';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from './data-source-options.js';
 import { ensureDatabase, runMigrations } from './migrate.js';
+import { Deployment } from './deployment.js';
 import { TableStatistics } from './table-statistics.js';
 
 const UNDEFINED_DATABASE = '3D000';
@@ -26,7 +27,7 @@ async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
   return dataSource;
 }
 
-/** The data source (migrated on start with RUN_MIGRATIONS) and table statistics, for every module of the process. */
+/** The data source (migrated on start with RUN_MIGRATIONS), table statistics and the deployment, for every module of the process. */
 @Global()
 @Module({
   imports: [
@@ -40,7 +41,7 @@ async function openDataSource(options: DataSourceOptions): Promise<DataSource> {
       dataSourceFactory: (options) => openDataSource(options!),
     }),
   ],
-  providers: [TableStatistics],
-  exports: [TableStatistics],
+  providers: [TableStatistics, Deployment],
+  exports: [TableStatistics, Deployment],
 })
 export class DatabaseModule {}

@@ -5,3 +5,4 @@ export * from './query.js';
 export * from './pool.js';
 export * from './errors.js';
 export * from './table-statistics.js';
+export * from './deployment.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { queryRows, TableStatistics } from '#libs/database';
+import { Deployment, lockRows, queryRows, TableStatistics } from '#libs/database';
 import {
   AUTOMATIC_ACTOR,
   EXPIRY_ACTOR,
@@ -97,17 +97,19 @@ const ASSIGN_AUTO = `
 /**
  * A rollout chunk's users in ($2, $3] that need a change, locked (waiting for them) and
  * returned: those the rule selects that are not members (to add), and automatic members it no
- * longer selects (the threshold was lowered; to remove; manual members stay). The lock is the
- * users' no-op update (see UsersRepository), so finding and locking them is one statement.
+ * longer selects (the threshold was lowered; to remove; manual members stay).
  */
-const LOCK_ROLLOUT_CANDIDATES = `
-  UPDATE users u SET id = u.id
-  WHERE u.id > $2 AND u.id <= $3 AND (
+const LOCK_ROLLOUT_CANDIDATES = lockRows({
+  table: 'users',
+  alias: 'u',
+  key: 'id',
+  where: `u.id > $2 AND u.id <= $3 AND (
     (${eligible('u.id', '$1', '$4')} AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1))
     OR EXISTS (
       SELECT 1 FROM memberships m
-      WHERE m.user_id = u.id AND m.segment_id = $1 AND m.source = 'auto' AND NOT ${selected('u.id', '$1', '$4')}))
-  RETURNING u.id AS "userId", ${selected('u.id', '$1', '$4')} AS add`;
+      WHERE m.user_id = u.id AND m.segment_id = $1 AND m.source = 'auto' AND NOT ${selected('u.id', '$1', '$4')}))`,
+  returning: `u.id AS "userId", ${selected('u.id', '$1', '$4')} AS add`,
+});
 
 /**
  * The candidates to add, locked: those still eligible become automatic members (an opt-out
@@ -174,6 +176,7 @@ export class MembershipsRepository {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly history: HistorySubscriber,
     private readonly statistics: TableStatistics,
+    private readonly deployment: Deployment,
   ) {}
 
   /** Live segments of each user (absent: none), sorted by slug. */
@@ -256,7 +259,7 @@ export class MembershipsRepository {
 
   /** Locks the users in (after, last] whose membership the rollout must change, and returns them: to add, to remove. */
   async lockRolloutCandidates(manager: EntityManager, rollout: RolloutRow, after: number, last: number): Promise<RolloutCandidates> {
-    const rows = await queryRows<{ userId: number; add: boolean }>(manager, LOCK_ROLLOUT_CANDIDATES, [
+    const rows = await queryRows<{ userId: number; add: boolean }>(manager, LOCK_ROLLOUT_CANDIDATES[this.deployment.kind], [
       rollout.id,
       after,
       last,

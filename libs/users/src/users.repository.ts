@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { queryRows, TableStatistics } from '#libs/database';
+import { Deployment, lockRows, queryRows, TableStatistics } from '#libs/database';
 import type { EntityManager } from 'typeorm';
 
 /**
- * Locks users for the rest of the transaction, waiting for whoever holds them: a no-op update,
- * which takes the same row lock as FOR NO KEY UPDATE and, unlike it, is accepted on a table
- * distributed over shards (Citus refuses FOR UPDATE on a statement that spans shards). For
- * bulk changes, which may wait for the users they include; requests never wait (LOCK_UNLESS_BUSY).
+ * Locks users for the rest of the transaction, waiting for whoever holds them: for bulk
+ * changes, which may wait for the users they include; requests never wait (LOCK_UNLESS_BUSY).
  */
-const LOCK = 'UPDATE users SET id = id WHERE id = ANY($1::bigint[]) RETURNING id';
+const LOCK = lockRows({ table: 'users', alias: 'u', key: 'id', where: 'u.id = ANY($1::bigint[])', returning: 'u.id' });
 
 /** Locks whichever of the users nobody holds, without waiting (see the function's migration); the others are busy. */
 const LOCK_UNLESS_BUSY = 'SELECT user_id AS "userId", state FROM lock_users_unless_busy($1::bigint[])';
@@ -56,12 +54,15 @@ const MOVE_ALLOCATOR = `SELECT setval('users_allocated_id_seq', $1, false)`;
 /** Every statement on the `users` table and its id sequence. */
 @Injectable()
 export class UsersRepository {
-  constructor(private readonly statistics: TableStatistics) {}
+  constructor(
+    private readonly statistics: TableStatistics,
+    private readonly deployment: Deployment,
+  ) {}
 
   /** Locks the known users among `userIds` for the rest of the transaction, waiting for them; returns their ids. */
   async lock(manager: EntityManager, userIds: readonly number[]): Promise<number[]> {
     if (userIds.length === 0) return [];
-    return (await queryRows<{ id: number }>(manager, LOCK, [userIds])).map((row) => row.id);
+    return (await queryRows<{ id: number }>(manager, LOCK[this.deployment.kind], [userIds])).map((row) => row.id);
   }
 
   /** Locks the known users among `userIds` that nobody holds, without waiting; the known others are `busy`. */
