@@ -21,14 +21,14 @@ export interface SuiteDatabase {
   drop: () => Promise<void>;
 }
 
-/** A database of the suite's own: a copy of the migrated template that the global setup built. */
-export async function createSuiteDatabase(): Promise<SuiteDatabase> {
+/** A database of the suite's own: a copy of the migrated template that the global setup built, or with `empty` nothing in it. */
+export async function createSuiteDatabase(options: { empty?: boolean } = {}): Promise<SuiteDatabase> {
   const name = `seg_test_${randomSuffix()}`;
   const server = inject('databaseServerUrl');
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
+    await admin.query(options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
   } finally {
     await admin.end();
   }

@@ -1,3 +1,4 @@
+export * from './api-token.entity.js';
 export * from './api-token.guard.js';
 export * from './auth.decorators.js';
 export * from './auth.module.js';

@@ -3,6 +3,7 @@ import { dataSourceOptions, ensureDatabase } from '#libs/database';
 import { DataSource } from 'typeorm';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ApiToken } from './api-token.entity.js';
 import { isScope } from './scopes.js';
 import { TokensRepository } from './tokens.repository.js';
 import { TokensService } from './tokens.service.js';
@@ -25,8 +26,11 @@ export async function tokenCli(argv: string[], env: NodeJS.ProcessEnv = process.
 
   const config = loadConfig(env);
   await ensureDatabase(config.DATABASE_URL);
-  const dataSource = await new DataSource(dataSourceOptions({ ...config, DATABASE_POOL_SIZE: 1 })).initialize();
-  const tokens = new TokensService(new TokensRepository(dataSource), config);
+  const dataSource = await new DataSource({
+    ...dataSourceOptions({ ...config, DATABASE_POOL_SIZE: 1 }),
+    entities: [ApiToken],
+  }).initialize();
+  const tokens = new TokensService(new TokensRepository(dataSource, dataSource.getRepository(ApiToken)), config);
   try {
     if (command === 'create') {
       const scopes = (values.scopes ?? '').split(',').filter(Boolean);

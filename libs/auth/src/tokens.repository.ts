@@ -1,26 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { queryRows } from '#libs/database';
-import { DataSource } from 'typeorm';
-import type { ApiToken, NewApiToken } from './tokens.types.js';
+import { DataSource, Repository } from 'typeorm';
+import { ApiToken } from './api-token.entity.js';
+import type { NewApiToken } from './tokens.types.js';
 
-const TOKEN_COLUMNS = `
-  id, name, scopes, created_at AS "createdAt", expires_at AS "expiresAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
-
-const INSERT = `
-  INSERT INTO api_tokens (name, scopes, secret_hash, expires_at) VALUES ($1, $2::varchar[], $3, $4)
-  RETURNING ${TOKEN_COLUMNS}`;
-
-const LIST = `
-  SELECT ${TOKEN_COLUMNS} FROM api_tokens
-  WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2::uuid)
-  ORDER BY created_at, id LIMIT $3`;
-
-const FIND_BY_DIGEST = `SELECT ${TOKEN_COLUMNS}, secret_hash AS digest FROM api_tokens WHERE secret_hash = $1`;
-
-const REVOKE = `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id`;
-
-/** One statement for every token used since the last flush; a later instant never moves back. */
+/** One statement for every token used since the last flush; a later instant never moves back. Hand-written: one row per token in one statement. */
 const TOUCH = `
   UPDATE api_tokens t SET last_used_at = greatest(t.last_used_at, u.used_at)
   FROM unnest($1::uuid[], $2::timestamptz[]) AS u (id, used_at) WHERE t.id = u.id`;
@@ -28,26 +13,33 @@ const TOUCH = `
 /** Every statement on the `api_tokens` table. */
 @Injectable()
 export class TokensRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(ApiToken) private readonly tokens: Repository<ApiToken>,
+  ) {}
 
   async insert(token: NewApiToken, digest: Buffer): Promise<ApiToken> {
-    const [row] = await queryRows<ApiToken>(this.dataSource.manager, INSERT, [token.name, token.scopes, digest, token.expiresAt ?? null]);
-    return row!;
+    const row = this.tokens.create({ name: token.name, scopes: token.scopes, secretHash: digest, expiresAt: token.expiresAt ?? null });
+    await this.tokens.insert(row);
+    delete row.secretHash;
+    return row;
   }
 
   /** Tokens in (created_at, id) order after `after`, at most `limit`. */
   list(limit: number, after?: [Date, string]): Promise<ApiToken[]> {
-    return queryRows<ApiToken>(this.dataSource.manager, LIST, [after?.[0] ?? null, after?.[1] ?? null, limit]);
+    const query = this.tokens.createQueryBuilder('t').orderBy('t.createdAt').addOrderBy('t.id').take(limit);
+    if (after) query.where('(t.createdAt, t.id) > (:createdAt, :id)', { createdAt: after[0], id: after[1] });
+    return query.getMany();
   }
 
-  async findByDigest(digest: Buffer): Promise<(ApiToken & { digest: Buffer }) | null> {
-    const [row] = await queryRows<ApiToken & { digest: Buffer }>(this.dataSource.manager, FIND_BY_DIGEST, [digest]);
-    return row ?? null;
+  findByDigest(digest: Buffer): Promise<ApiToken | null> {
+    return this.tokens.createQueryBuilder('t').addSelect('t.secretHash').where('t.secretHash = :digest', { digest }).getOne();
   }
 
   /** Revokes the token (a second revocation keeps the first instant); false when no token has the id. */
   async revoke(id: string): Promise<boolean> {
-    return (await queryRows(this.dataSource.manager, REVOKE, [id])).length > 0;
+    const result = await this.tokens.update(id, { revokedAt: () => 'coalesce(revoked_at, now())' });
+    return (result.affected ?? 0) > 0;
   }
 
   async touch(uses: readonly [string, Date][]): Promise<void> {

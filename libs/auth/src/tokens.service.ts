@@ -4,7 +4,8 @@ import { AppConfig } from '#libs/config';
 import { LRUCache } from 'lru-cache';
 import { digestOf, newSecret, sameDigest, TOKEN_PREFIX } from './token-secret.js';
 import { TokensRepository } from './tokens.repository.js';
-import { BOOTSTRAP_ACTOR, type ApiToken, type NewApiToken, type Principal } from './tokens.types.js';
+import type { ApiToken } from './api-token.entity.js';
+import { BOOTSTRAP_ACTOR, type NewApiToken, type Principal } from './tokens.types.js';
 
 /**
  * How long an instance trusts what it learnt about a token: a revocation (or expiry set in the
@@ -103,7 +104,7 @@ export class TokensService implements OnModuleInit, OnApplicationShutdown {
 
   private async lookUp(digest: Buffer): Promise<Verdict> {
     const token = await this.tokens.findByDigest(digest);
-    if (!token || !sameDigest(token.digest, digest)) return { failure: 'unknown' };
+    if (!token?.secretHash || !sameDigest(token.secretHash, digest)) return { failure: 'unknown' };
     if (token.revokedAt !== null) return { failure: 'revoked' };
     return {
       principal: { tokenId: token.id, name: token.name, scopes: token.scopes },

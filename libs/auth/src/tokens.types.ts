@@ -1,15 +1,5 @@
 import type { Scope } from './scopes.js';
 
-export interface ApiToken {
-  id: string;
-  name: string;
-  scopes: Scope[];
-  createdAt: Date;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  lastUsedAt: Date | null;
-}
-
 export interface NewApiToken {
   name: string;
   scopes: Scope[];

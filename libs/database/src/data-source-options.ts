@@ -20,6 +20,9 @@ export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL' | 'DATA
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
+    // Generated uuids are gen_random_uuid() (core since PostgreSQL 13): TypeORM installs no extension for them.
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
     logging: ['error', 'warn'],
   };
 }

@@ -124,7 +124,11 @@ const MONTHLY_PARTITIONS = `
   WHERE i.inhparent = 'membership_history'::regclass AND c.relname ~ '^membership_history_y[0-9]{4}m[0-9]{2}$'`;
 const PARTITION_NAME = /^membership_history_y\d{4}m\d{2}$/;
 
-/** Every statement on the `membership_history` table and its partitions. */
+/**
+ * Every statement on the `membership_history` table and its partitions, hand-written: history
+ * is written set-based at every commit, read by the feed and reports at hundreds of thousands
+ * of rows a second (COPY), and maintained with partition DDL the entity does not describe.
+ */
 @Injectable()
 export class HistoryRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

@@ -1,3 +1,5 @@
+import type { MembershipHistoryEntry } from './membership-history.entity.js';
+
 export type HistoryOperation = 'add' | 'remove';
 
 /** Why a membership changed: a caller's request, a percent rollout, its TTL, or its segment's deletion. */
@@ -22,16 +24,8 @@ export const AUTOMATIC_ACTOR = 'auto';
 /** The actor of expiry: a membership that ran out, whatever removed its row. */
 export const EXPIRY_ACTOR = 'ttl';
 
-export interface HistoryEntry {
-  id: number;
-  userId: number;
-  slug: string;
-  operation: HistoryOperation;
-  reason: HistoryReason;
-  /** Null for entries written before actors were recorded. */
-  actor: string | null;
-  occurredAt: Date;
-}
+/** An entry as history pages and reports read it. */
+export type HistoryEntry = Pick<MembershipHistoryEntry, 'id' | 'userId' | 'slug' | 'operation' | 'reason' | 'actor' | 'occurredAt'>;
 
 /** A place in the change feed: after the entry `id` of relay batch `batch` (see ChangeFeedRelay). */
 export interface FeedPosition {

@@ -6,3 +6,4 @@ export * from './history.repository.js';
 export * from './history.service.js';
 export * from './history.subscriber.js';
 export * from './history.types.js';
+export * from './membership-history.entity.js';

@@ -66,7 +66,7 @@ export class ImportFileParser extends Transform {
     if (this.lines === 1 && line === HEADER) return;
     if (USER_ID.test(line) && Number(line) <= this.maxUserId) {
       this.ids++;
-      out.push(`${this.importId}\t${line}\n`);
+      out.push(`${this.importId}\t${line}\t${this.lines}\n`);
       return;
     }
     this.badLines++;

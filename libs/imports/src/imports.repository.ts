@@ -1,30 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { pgPool, queryRows } from '#libs/database';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, Repository, type EntityManager } from 'typeorm';
 import type { BadLine } from './import-file.js';
-import type { Import, ImportMode } from './imports.types.js';
+import { Import, ImportRow, type ImportMode, type ImportPhase, type ImportState } from './import.entity.js';
 
-const IMPORT_COLUMNS = `
-  id, segment_id AS "segmentId", (SELECT slug FROM segments s WHERE s.id = segment_id) AS "segmentSlug", mode, expires_at AS "expiresAt", state, phase, cursor, lines, total, processed, added, removed,
-  bad_lines AS "badLines", error, actor, created_at AS "createdAt", finished_at AS "finishedAt"`;
-
-/** The expiry of an import's adds is one instant for all of them, from the database clock. */
+/**
+ * The import row, written on the staging connection (a pg client of its own, outside TypeORM:
+ * COPY streams) in the transaction that staged its ids. The expiry of an import's adds is one
+ * instant for all of them, from the database clock.
+ */
 const INSERT = `
   INSERT INTO imports (id, segment_id, mode, expires_at, state, lines, total, bad_lines, actor, finished_at)
-  VALUES ($1, $2, $3, now() + $4::int * interval '1 second', $5, $6, $7, $8, $9, CASE WHEN $5::varchar <> 'running' THEN now() END)
-  RETURNING ${IMPORT_COLUMNS}`;
+  VALUES ($1, $2, $3, now() + $4::int * interval '1 second', $5, $6, $7, $8, $9, CASE WHEN $5::varchar <> 'running' THEN now() END)`;
 
 const COUNT_STAGED = 'SELECT count(DISTINCT user_id) AS total FROM import_rows WHERE import_id = $1';
-
-const FIND = `SELECT ${IMPORT_COLUMNS} FROM imports WHERE id = $1`;
-
-/** Locked for one chunk: chunks of one import take turns. */
-const LOCK_RUNNING = `SELECT ${IMPORT_COLUMNS} FROM imports WHERE id = $1 AND state = 'running' FOR UPDATE`;
 
 const NEXT_STAGED = `
   SELECT DISTINCT user_id AS "userId" FROM import_rows WHERE import_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`;
@@ -36,24 +30,19 @@ const NEXT_UNLISTED = `
     AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $1 AND r.user_id = m.user_id)
   ORDER BY m.user_id LIMIT $4`;
 
-const ADVANCE = `
-  UPDATE imports SET phase = $2, cursor = $3, processed = processed + $4, added = added + $5, removed = removed + $6 WHERE id = $1`;
-
-const FINISH = `UPDATE imports SET state = $2, error = $3, finished_at = now() WHERE id = $1 AND state = 'running'`;
-
-const DELETE_STAGED = 'DELETE FROM import_rows WHERE import_id = $1';
-
-const UNFINISHED = `SELECT id FROM imports WHERE state = 'running' ORDER BY created_at`;
-
-const STATE_COUNTS = `SELECT state, count(*)::int AS count FROM imports GROUP BY state`;
-
-/** Every statement on `imports` and `import_rows`. */
+/**
+ * Every statement on `imports` and `import_rows`. The import's state goes through the entity;
+ * staging (COPY) and the chunk queries over staged ids and memberships are hand-written.
+ */
 @Injectable()
 export class ImportsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(Import) private readonly imports: Repository<Import>,
+  ) {}
 
   /**
-   * Streams `rows` (COPY text lines `import_id\tuser_id`) into the staging table inside a
+   * Streams `rows` (COPY text lines `import_id\tuser_id\tline`) into the staging table inside a
    * transaction of its own connection; `commit` decides, once the stream has ended, whether the
    * rows stay (and returns the import row to insert with them) or are rolled back.
    */
@@ -62,7 +51,7 @@ export class ImportsRepository {
     let broken: unknown;
     try {
       await client.query('BEGIN');
-      await pipeline(rows, client.query(copyFrom('COPY import_rows (import_id, user_id) FROM STDIN')));
+      await pipeline(rows, client.query(copyFrom('COPY import_rows (import_id, user_id, line) FROM STDIN')));
       const result = await commit(client);
       await client.query(result === undefined ? 'ROLLBACK' : 'COMMIT');
       return result;
@@ -81,6 +70,7 @@ export class ImportsRepository {
     return Number(rows[0]!.total);
   }
 
+  /** Writes an import's row, on the staging connection when given (in the transaction of its staged ids). */
   async insert(
     executor: pg.PoolClient | null,
     row: {
@@ -88,13 +78,13 @@ export class ImportsRepository {
       segmentId: number;
       mode: ImportMode;
       ttlSeconds?: number;
-      state: Import['state'];
+      state: ImportState;
       lines: number;
       total: number;
       badLines: BadLine[] | null;
       actor: string;
     },
-  ): Promise<Import> {
+  ): Promise<void> {
     const params = [
       row.id,
       row.segmentId,
@@ -106,20 +96,18 @@ export class ImportsRepository {
       row.badLines === null ? null : JSON.stringify(row.badLines),
       row.actor,
     ];
-    const [created] = executor
-      ? (await executor.query<Import>(INSERT, params)).rows
-      : await queryRows<Import>(this.dataSource.manager, INSERT, params);
-    return created!;
+    if (executor) await executor.query(INSERT, params);
+    else await queryRows(this.dataSource.manager, INSERT, params);
   }
 
-  async find(id: string): Promise<Import | null> {
-    const [row] = await queryRows<Import>(this.dataSource.manager, FIND, [id]);
-    return row ?? null;
+  /** The import with its segment (even a deleted one: the slug it had). */
+  find(id: string): Promise<Import | null> {
+    return this.imports.findOne({ where: { id }, relations: { segment: true }, withDeleted: true });
   }
 
-  async lockRunning(manager: EntityManager, id: string): Promise<Import | null> {
-    const [row] = await queryRows<Import>(manager, LOCK_RUNNING, [id]);
-    return row ?? null;
+  /** The running import, locked for one chunk: chunks of one import take turns. */
+  lockRunning(manager: EntityManager, id: string): Promise<Import | null> {
+    return manager.getRepository(Import).findOne({ where: { id, state: 'running' }, lock: { mode: 'pessimistic_write' } });
   }
 
   async nextStaged(manager: EntityManager, id: string, after: number, limit: number): Promise<number[]> {
@@ -133,15 +121,29 @@ export class ImportsRepository {
   async advance(
     manager: EntityManager,
     id: string,
-    progress: { phase: Import['phase']; cursor: number; processed: number; added: number; removed: number },
+    progress: { phase: ImportPhase; cursor: number; processed: number; added: number; removed: number },
   ): Promise<void> {
-    await queryRows(manager, ADVANCE, [id, progress.phase, progress.cursor, progress.processed, progress.added, progress.removed]);
+    await manager
+      .getRepository(Import)
+      .createQueryBuilder()
+      .update()
+      .set({
+        phase: progress.phase,
+        cursor: progress.cursor,
+        processed: () => 'processed + :processed',
+        added: () => 'added + :added',
+        removed: () => 'removed + :removed',
+      })
+      .where('id = :id', { id, processed: progress.processed, added: progress.added, removed: progress.removed })
+      .execute();
   }
 
   /** Ends a running import (done or failed) and drops its staged ids. */
   async finish(manager: EntityManager, id: string, state: 'done' | 'failed', error: string | null = null): Promise<void> {
-    await queryRows(manager, FINISH, [id, state, error?.slice(0, 1000) ?? null]);
-    await queryRows(manager, DELETE_STAGED, [id]);
+    await manager
+      .getRepository(Import)
+      .update({ id, state: 'running' }, { state, error: error?.slice(0, 1000) ?? null, finishedAt: () => 'now()' });
+    await manager.getRepository(ImportRow).delete({ importId: id });
   }
 
   /** Marks a running import failed once its job used up its attempts; its staged ids are dropped. */
@@ -150,10 +152,16 @@ export class ImportsRepository {
   }
 
   async unfinished(): Promise<string[]> {
-    return (await queryRows<{ id: string }>(this.dataSource.manager, UNFINISHED)).map((row) => row.id);
+    const running = await this.imports.find({ select: { id: true }, where: { state: 'running' }, order: { createdAt: 'ASC' } });
+    return running.map((row) => row.id);
   }
 
   async stateCounts(): Promise<{ state: string; count: number }[]> {
-    return queryRows(this.dataSource.manager, STATE_COUNTS);
+    return this.imports
+      .createQueryBuilder('i')
+      .select('i.state', 'state')
+      .addSelect('count(*)::int', 'count')
+      .groupBy('i.state')
+      .getRawMany();
   }
 }

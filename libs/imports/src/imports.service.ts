@@ -13,7 +13,7 @@ import type { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { ImportFileParser } from './import-file.js';
 import { ImportsRepository } from './imports.repository.js';
-import type { Import, ImportMode } from './imports.types.js';
+import type { Import, ImportMode } from './import.entity.js';
 
 export const IMPORTED_IDS = 'import_user_ids_applied_total';
 export const importedIdsProvider = makeCounterProvider({
@@ -56,18 +56,21 @@ export class ImportsService {
     const parser = new ImportFileParser(id, MAX_USER_ID, this.config.IMPORT_BODY_LIMIT_BYTES);
     file.on('error', (error) => parser.destroy(error));
     const row = { id, segmentId: segment.id, mode, ttlSeconds: mode === 'remove' ? undefined : ttlSeconds, actor: caller.actor };
-    const started = await this.imports.stage(file.pipe(parser), async (client) => {
+    const staged = await this.imports.stage(file.pipe(parser), async (client) => {
       if (!parser.valid || parser.ids === 0) return undefined;
-      return this.imports.insert(client, {
+      await this.imports.insert(client, {
         ...row,
         state: 'running',
         lines: parser.lines,
         total: await this.imports.countStaged(client, id),
         badLines: null,
       });
+      return true;
     });
-    if (!started) {
-      return this.imports.insert(null, {
+    if (staged) {
+      await this.jobs.import({ importId: id, requestId: caller.requestId });
+    } else {
+      await this.imports.insert(null, {
         ...row,
         state: parser.valid ? 'done' : 'failed',
         lines: parser.lines,
@@ -75,8 +78,7 @@ export class ImportsService {
         badLines: parser.valid ? null : parser.reported,
       });
     }
-    await this.jobs.import({ importId: id, requestId: caller.requestId });
-    return started;
+    return this.get(id);
   }
 
   async get(id: string): Promise<Import> {

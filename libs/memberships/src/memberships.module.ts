@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { HistoryModule } from '#libs/history';
 import { SegmentsModule } from '#libs/segments';
 import { UsersModule } from '#libs/users';
 import { MembershipExpiryService } from './membership-expiry.service.js';
+import { Membership, SegmentOptOut } from './membership.entity.js';
 import { MembershipRolloutService } from './membership-rollout.service.js';
 import { MembershipsRepository } from './memberships.repository.js';
 import { MembershipsService, writeBatchSizeProvider } from './memberships.service.js';
@@ -14,7 +16,7 @@ import { SegmentPurgeService } from './segment-purge.service.js';
  * history, so every process that can change a membership also records it.
  */
 @Module({
-  imports: [UsersModule, SegmentsModule, HistoryModule],
+  imports: [TypeOrmModule.forFeature([Membership, SegmentOptOut]), UsersModule, SegmentsModule, HistoryModule],
   providers: [
     MembershipsService,
     MembershipsRepository,

@@ -21,10 +21,17 @@ const live = (m: string) => `NOT coalesce(${expired(m)}, false)`;
 /** The percent rule: the user's bucket for the segment is below the threshold (see segment_bucket and thresholdOf). */
 const selected = (user: string, segment: string, threshold: string) => `(segment_bucket(${segment}, ${user}) < ${threshold})`;
 
-/** The one definition of automatic eligibility: selected, and not opted out (an explicit removal sticks). */
-const eligible = (user: string, segment: string, threshold: string) =>
+/**
+ * The one definition of automatic eligibility: selected, and not opted out (an explicit removal
+ * sticks). `within` bounds the opt-outs looked at to the statement's users (a rollout chunk's
+ * range): a planner that hashes the subquery then reads the chunk's opt-outs, not the segment's.
+ */
+const eligible = (user: string, segment: string, threshold: string, within?: (user: string) => string) =>
   `${selected(user, segment, threshold)}
-   AND NOT EXISTS (SELECT 1 FROM segment_opt_outs o WHERE o.user_id = ${user} AND o.segment_id = ${segment})`;
+   AND NOT EXISTS (SELECT 1 FROM segment_opt_outs o WHERE o.user_id = ${user} AND o.segment_id = ${segment} ${within ? `AND ${within('o.user_id')}` : ''})`;
+
+/** A rollout chunk's range of user ids, ($2, $3], for the bounds of its subqueries. */
+const inChunk = (user: string) => `${user} > $2 AND ${user} <= $3`;
 
 /** Live segments of the given users, by user then slug: the one read of a user's segments. */
 const USERS_SEGMENTS = `
@@ -97,17 +104,20 @@ const ASSIGN_AUTO = `
 /**
  * A rollout chunk's users in ($2, $3] that need a change, locked (waiting for them) and
  * returned: those the rule selects that are not members (to add), and automatic members it no
- * longer selects (the threshold was lowered; to remove; manual members stay).
+ * longer selects (the threshold was lowered; to remove; manual members stay). Every subquery is
+ * bounded to the chunk: hashed, an unbounded one read all the segment's members for each chunk
+ * (a rollout over 1 000 000 users took 24 s instead of 8).
  */
 const LOCK_ROLLOUT_CANDIDATES = lockRows({
   table: 'users',
   alias: 'u',
   key: 'id',
-  where: `u.id > $2 AND u.id <= $3 AND (
-    (${eligible('u.id', '$1', '$4')} AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1))
+  where: `${inChunk('u.id')} AND (
+    (${eligible('u.id', '$1', '$4', inChunk)}
+     AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1 AND ${inChunk('m.user_id')}))
     OR EXISTS (
       SELECT 1 FROM memberships m
-      WHERE m.user_id = u.id AND m.segment_id = $1 AND m.source = 'auto' AND NOT ${selected('u.id', '$1', '$4')}))`,
+      WHERE m.user_id = u.id AND m.segment_id = $1 AND ${inChunk('m.user_id')} AND m.source = 'auto' AND NOT ${selected('u.id', '$1', '$4')}))`,
   returning: `u.id AS "userId", ${selected('u.id', '$1', '$4')} AS add`,
 });
 
@@ -117,8 +127,8 @@ const LOCK_ROLLOUT_CANDIDATES = lockRows({
  */
 const ROLLOUT_ADD = `
   INSERT INTO memberships (user_id, segment_id, source)
-  SELECT u.id, $1, 'auto' FROM unnest($2::bigint[]) AS u (id)
-  WHERE ${eligible('u.id', '$1', '$3')}
+  SELECT u.id, $1, 'auto' FROM unnest($4::bigint[]) AS u (id)
+  WHERE ${eligible('u.id', '$1', '$5', inChunk)}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId"`;
 
@@ -154,8 +164,10 @@ export interface MembershipKey {
   segmentId: number;
 }
 
-/** Users of a rollout chunk whose membership changes. */
+/** Users of a rollout chunk, (after, last], whose membership changes. */
 export interface RolloutCandidates {
+  after: number;
+  last: number;
   add: number[];
   remove: number[];
 }
@@ -166,9 +178,11 @@ export interface ManualAdd extends MembershipKey {
 }
 
 /**
- * Every statement on `memberships` and `segment_opt_outs`. The statements that change
- * memberships record each real change (RETURNING says which) with the history subscriber, in
- * the same transaction, so no path can change a membership without its history entry.
+ * Every statement on `memberships` and `segment_opt_outs`, hand-written: they are the hot
+ * read and the set-based batch and bulk writes (one statement for a whole batch or chunk).
+ * The statements that change memberships record each real change (RETURNING says which) with
+ * the history subscriber, in the same transaction, so no path can change a membership without
+ * its history entry.
  */
 @Injectable()
 export class MembershipsRepository {
@@ -265,7 +279,7 @@ export class MembershipsRepository {
       last,
       rollout.threshold,
     ]);
-    const candidates: RolloutCandidates = { add: [], remove: [] };
+    const candidates: RolloutCandidates = { after, last, add: [], remove: [] };
     for (const row of rows) candidates[row.add ? 'add' : 'remove'].push(row.userId);
     return candidates;
   }
@@ -278,7 +292,13 @@ export class MembershipsRepository {
   ): Promise<{ added: number; removed: number }> {
     const added =
       candidates.add.length > 0
-        ? await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, [rollout.id, candidates.add, rollout.threshold])
+        ? await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, [
+            rollout.id,
+            candidates.after,
+            candidates.last,
+            candidates.add,
+            rollout.threshold,
+          ])
         : [];
     const removed =
       candidates.remove.length > 0

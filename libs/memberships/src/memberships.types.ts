@@ -1,4 +1,4 @@
-export type MembershipSource = 'manual' | 'auto';
+import type { Membership } from './membership.entity.js';
 
 /** One segment to add: permanent, or expiring after `ttlSeconds` or at `expiresAt`. */
 export interface MembershipAdd {
@@ -14,11 +14,8 @@ export interface MembershipChangeRequest {
   ttlSeconds?: number;
 }
 
-export interface UserSegment {
-  slug: string;
-  expiresAt: Date | null;
-  source: MembershipSource;
-}
+/** A user's membership as reads return it: the segment's slug beside the membership's expiry and source. */
+export type UserSegment = Pick<Membership, 'expiresAt' | 'source'> & { slug: string };
 
 export interface MembershipChangeResult {
   userId: number;
@@ -29,11 +26,7 @@ export interface MembershipChangeResult {
   segments: UserSegment[];
 }
 
-export interface SegmentMember {
-  userId: number;
-  expiresAt: Date | null;
-  source: MembershipSource;
-}
+export type SegmentMember = Pick<Membership, 'userId' | 'expiresAt' | 'source'>;
 
 export interface RegistrationResult {
   created: number;

@@ -1,4 +1,5 @@
 export * from './bucket.js';
+export * from './segment.entity.js';
 export * from './segment.types.js';
 export * from './segments.module.js';
 export * from './segments.repository.js';

@@ -1,24 +1,4 @@
-export type RolloutState = 'pending' | 'running' | 'done' | 'failed';
-
-/** A segment as the catalogue stores it. Deleted segments keep their row (and slug) for history. */
-export interface Segment {
-  id: number;
-  /** Case-sensitive, ordered bytewise (COLLATE "C"); unique among active segments only. */
-  slug: string;
-  description: string | null;
-  /** Share of registered users (0–100, two decimals) given the segment automatically; null for manual-only segments. */
-  autoPercent: number | null;
-  /** Progress of the latest auto_percent change; null for a segment that never had one. */
-  rolloutState: RolloutState | null;
-  /** Bumped by every auto_percent change; jobs of an older version stop. */
-  rolloutVersion: number;
-  rolloutProcessed: number;
-  /** Registered users when the rollout started, raised to what it processed if registrations came in meanwhile. */
-  rolloutTotal: number | null;
-  rolloutError: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+import type { RolloutState, Segment } from './segment.entity.js';
 
 export interface NewSegment {
   slug: string;
@@ -33,10 +13,7 @@ export interface SegmentChange {
 }
 
 /** An active segment as membership changes refer to it. */
-export interface SegmentRef {
-  id: number;
-  slug: string;
-}
+export type SegmentRef = Pick<Segment, 'id' | 'slug'>;
 
 /** A deleted segment whose memberships are being purged, and who deleted it (the actor of the removals). */
 export interface DeletedSegment extends SegmentRef {

@@ -1,59 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { queryRows, TableStatistics } from '#libs/database';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, MoreThan, Repository, type EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { thresholdOf } from './bucket.js';
-import type {
-  AutoSegment,
-  DeletedSegment,
-  NewSegment,
-  RolloutProgress,
-  RolloutRow,
-  Segment,
-  SegmentChange,
-  SegmentRef,
-} from './segment.types.js';
+import { Segment } from './segment.entity.js';
+import type { AutoSegment, DeletedSegment, NewSegment, RolloutProgress, RolloutRow, SegmentChange, SegmentRef } from './segment.types.js';
 
 /** The one definition of "the segment is active" (not deleted), for statements that join segments. */
 export const activeSegment = (alias: string) => `${alias}.deleted_at IS NULL`;
-
-const SEGMENT_COLUMNS = `
-  id, slug, description, auto_percent::float8 AS "autoPercent",
-  rollout_state AS "rolloutState", rollout_version AS "rolloutVersion", rollout_processed AS "rolloutProcessed",
-  rollout_total AS "rolloutTotal", rollout_error AS "rolloutError", created_at AS "createdAt", updated_at AS "updatedAt"`;
-
-const INSERT = `
-  INSERT INTO segments (slug, description, auto_percent, rollout_state, rollout_version)
-  VALUES ($1, $2, $3, CASE WHEN $3::numeric IS NULL THEN NULL ELSE 'pending' END, CASE WHEN $3::numeric IS NULL THEN 0 ELSE 1 END)
-  ON CONFLICT (slug) WHERE ${activeSegment('segments')} DO NOTHING
-  RETURNING ${SEGMENT_COLUMNS}`;
-
-const LIST = `
-  SELECT ${SEGMENT_COLUMNS} FROM segments
-  WHERE ${activeSegment('segments')} AND ($1::varchar IS NULL OR slug > $1)
-  ORDER BY slug LIMIT $2`;
-
-const FIND_ACTIVE = `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE slug = $1 AND ${activeSegment('segments')}`;
-
-const LOCK_ACTIVE = `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE slug = $1 AND ${activeSegment('segments')} FOR UPDATE`;
-
-/** A new auto_percent restarts the rollout from the first user, under a new version. */
-const UPDATE = `
-  UPDATE segments SET
-    description = CASE WHEN $2 THEN $3 ELSE description END,
-    auto_percent = CASE WHEN $4 THEN $5 ELSE auto_percent END,
-    rollout_state = CASE WHEN $4 THEN 'pending' ELSE rollout_state END,
-    rollout_version = rollout_version + CASE WHEN $4 THEN 1 ELSE 0 END,
-    rollout_cursor = CASE WHEN $4 THEN 0 ELSE rollout_cursor END,
-    rollout_processed = CASE WHEN $4 THEN 0 ELSE rollout_processed END,
-    rollout_total = CASE WHEN $4 THEN NULL ELSE rollout_total END,
-    rollout_error = CASE WHEN $4 THEN NULL ELSE rollout_error END,
-    updated_at = now()
-  WHERE id = $1
-  RETURNING ${SEGMENT_COLUMNS}`;
-
-/** Deletion time comes from the database clock, like every instant that orders history. */
-const SOFT_DELETE = `UPDATE segments SET deleted_at = now(), updated_at = now(), deleted_by = $2 WHERE id = $1 RETURNING ${SEGMENT_COLUMNS}`;
 
 /** FOR KEY SHARE: a concurrent delete (FOR UPDATE) waits for the membership change to commit. */
 const RESOLVE_ACTIVE = `
@@ -104,58 +59,79 @@ const ROLLOUT_RATIOS = `
   FROM segments WHERE rollout_state IN ('pending', 'running') AND ${activeSegment('segments')}`;
 
 /**
- * Every statement on the `segments` table. Methods that take a manager run in the caller's
- * transaction; the others run on the pool.
+ * Every statement on the `segments` table. The catalogue's CRUD goes through the entity; the
+ * statements the membership paths and jobs run on every write (resolve and lock segments,
+ * rollout and purge progress) are hand-written, with the locks they need. Methods that take a
+ * manager run in the caller's transaction; the others run on the pool.
  */
 @Injectable()
 export class SegmentsRepository {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(Segment) private readonly segments: Repository<Segment>,
     private readonly statistics: TableStatistics,
   ) {}
 
   /** The new segment, or null when an active segment has the slug already. */
   async insert(segment: NewSegment): Promise<Segment | null> {
-    const [row] = await queryRows<Segment>(this.dataSource.manager, INSERT, [
-      segment.slug,
-      segment.description ?? null,
-      segment.autoPercent ?? null,
-    ]);
-    if (row) this.statistics.changed(this.dataSource.manager, 'segments', 1);
-    return row ?? null;
+    const automatic = segment.autoPercent !== undefined && segment.autoPercent !== null;
+    const row = this.segments.create({
+      slug: segment.slug,
+      description: segment.description ?? null,
+      autoPercent: segment.autoPercent ?? null,
+      rolloutState: automatic ? 'pending' : null,
+      rolloutVersion: automatic ? 1 : 0,
+    });
+    // The slug is unique among active segments (a partial index): a taken one inserts nothing.
+    const result = await this.segments.createQueryBuilder().insert().values(row).orIgnore().execute();
+    if ((result.raw as unknown[]).length === 0) return null;
+    this.statistics.changed(this.dataSource.manager, 'segments', 1);
+    return row;
   }
 
   /** Active segments ordered by slug after `after`, at most `limit`. */
   list(limit: number, after?: string): Promise<Segment[]> {
-    return queryRows<Segment>(this.dataSource.manager, LIST, [after ?? null, limit]);
+    return this.segments.find({ where: after === undefined ? {} : { slug: MoreThan(after) }, order: { slug: 'ASC' }, take: limit });
   }
 
-  async findActive(slug: string): Promise<Segment | null> {
-    const [row] = await queryRows<Segment>(this.dataSource.manager, FIND_ACTIVE, [slug]);
-    return row ?? null;
+  findActive(slug: string): Promise<Segment | null> {
+    return this.segments.findOneBy({ slug });
   }
 
   /** The active segment, locked against concurrent changes, deletes and membership changes. */
-  async lockActive(manager: EntityManager, slug: string): Promise<Segment | null> {
-    const [row] = await queryRows<Segment>(manager, LOCK_ACTIVE, [slug]);
-    return row ?? null;
+  lockActive(manager: EntityManager, slug: string): Promise<Segment | null> {
+    return manager.getRepository(Segment).findOne({ where: { slug }, lock: { mode: 'pessimistic_write' } });
   }
 
+  /** A new auto_percent (any value given) restarts the rollout from the first user, under a new version. */
   async update(manager: EntityManager, id: number, change: SegmentChange): Promise<Segment> {
-    const [row] = await queryRows<Segment>(manager, UPDATE, [
-      id,
-      change.description !== undefined,
-      change.description ?? null,
-      change.autoPercent !== undefined,
-      change.autoPercent ?? null,
-    ]);
-    return row!;
+    const repository = manager.getRepository(Segment);
+    const set: QueryDeepPartialEntity<Segment> = {};
+    if (change.description !== undefined) set.description = change.description;
+    if (change.autoPercent !== undefined) {
+      Object.assign(set, {
+        autoPercent: change.autoPercent,
+        rolloutState: 'pending',
+        rolloutVersion: () => 'rollout_version + 1',
+        rolloutCursor: 0,
+        rolloutProcessed: 0,
+        rolloutTotal: null,
+        rolloutError: null,
+      });
+    }
+    await repository.update(id, set);
+    return repository.findOneByOrFail({ id });
   }
 
+  /**
+   * Deletion time comes from the database clock, like every instant that orders history, read
+   * once the caller holds the segment's lock: every membership a change added before it is older.
+   */
   async softDelete(manager: EntityManager, id: number, actor: string): Promise<Segment> {
-    const [row] = await queryRows<Segment>(manager, SOFT_DELETE, [id, actor]);
+    const repository = manager.getRepository(Segment);
+    await repository.update(id, { deletedAt: () => 'clock_timestamp()', deletedBy: actor });
     this.statistics.changed(manager, 'segments', 1);
-    return row!;
+    return repository.findOneOrFail({ where: { id }, withDeleted: true });
   }
 
   /** Active segments among `slugs`, locked FOR KEY SHARE for the rest of the transaction; unknown slugs are absent. */

@@ -4,7 +4,8 @@ import { ConflictError, decodeCursor, NotFoundError, type Caller } from '#libs/c
 import { JobsProducer } from '#libs/queue';
 import { DataSource } from 'typeorm';
 import { isSlug } from './slug.js';
-import type { NewSegment, Segment, SegmentChange } from './segment.types.js';
+import type { Segment } from './segment.entity.js';
+import type { NewSegment, SegmentChange } from './segment.types.js';
 import { SegmentsRepository } from './segments.repository.js';
 
 /** Position in the slug-ordered list of segments, as a cursor holds it. */

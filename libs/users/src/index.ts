@@ -1,3 +1,4 @@
+export * from './user.entity.js';
 export * from './user.js';
 export * from './users.module.js';
 export * from './users.repository.js';

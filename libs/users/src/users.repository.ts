@@ -51,7 +51,10 @@ const FIRST_FREE_FROM = `
 
 const MOVE_ALLOCATOR = `SELECT setval('users_allocated_id_seq', $1, false)`;
 
-/** Every statement on the `users` table and its id sequence. */
+/**
+ * Every statement on the `users` table and its id sequence, hand-written: registration and the
+ * user locks of every membership write are set-based over a batch (up to 1 000 000 ids).
+ */
 @Injectable()
 export class UsersRepository {
   constructor(

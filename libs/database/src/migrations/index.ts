@@ -10,6 +10,7 @@ import { ChangeFeedInCommitOrder1765000000000 } from './1765000000000-change-fee
 import { MembershipsCoveringKey1765100000000 } from './1765100000000-memberships-covering-key.js';
 import { ChangeFeedRelay1765200000000 } from './1765200000000-change-feed-relay.js';
 import { UserLocksWithoutWaiting1765300000000 } from './1765300000000-user-locks-without-waiting.js';
+import { ImportRowsKey1765400000000 } from './1765400000000-import-rows-key.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   MembershipsCoveringKey1765100000000,
   ChangeFeedRelay1765200000000,
   UserLocksWithoutWaiting1765300000000,
+  ImportRowsKey1765400000000,
 ];

@@ -89,7 +89,7 @@ export class ImportDto {
   static from(found: Import): ImportDto {
     return {
       id: found.id,
-      segment: found.segmentSlug,
+      segment: found.segment!.slug,
       mode: found.mode,
       state: found.state,
       lines: found.lines,
