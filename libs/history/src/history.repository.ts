@@ -8,7 +8,10 @@ import { to as copyTo } from 'pg-copy-streams';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './history.types.js';
 
-/** Every change of a transaction in one statement; `occurred_at` defaults to the database clock at the moment of writing. */
+/** Changes per history INSERT statement. */
+const INSERT_SLICE = 10_000;
+
+/** A transaction's changes, set-based; `occurred_at` defaults to the database clock at the moment of writing. */
 const INSERT = `
   INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at)
   SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, c.actor, coalesce(c.occurred_at, clock_timestamp())
@@ -133,17 +136,24 @@ const PARTITION_NAME = /^membership_history_y\d{4}m\d{2}$/;
 export class HistoryRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Writes a transaction's changes (no batch yet: the change feed's relay stamps them once they are committed). */
+  /**
+   * Writes a transaction's changes (no batch yet: the change feed's relay stamps them once they
+   * are committed), a statement per INSERT_SLICE of them: building one statement's arrays for a
+   * 100 000-change campaign held the event loop for other requests.
+   */
   async insert(manager: EntityManager, changes: readonly MembershipChange[]): Promise<void> {
-    await queryRows(manager, INSERT, [
-      changes.map((change) => change.userId),
-      changes.map((change) => change.segmentId),
-      changes.map((change) => change.slug),
-      changes.map((change) => change.operation),
-      changes.map((change) => change.reason),
-      changes.map((change) => change.actor),
-      changes.map((change) => change.occurredAt ?? null),
-    ]);
+    for (let start = 0; start < changes.length; start += INSERT_SLICE) {
+      const slice = changes.slice(start, start + INSERT_SLICE);
+      await queryRows(manager, INSERT, [
+        slice.map((change) => change.userId),
+        slice.map((change) => change.segmentId),
+        slice.map((change) => change.slug),
+        slice.map((change) => change.operation),
+        slice.map((change) => change.reason),
+        slice.map((change) => change.actor),
+        slice.map((change) => change.occurredAt ?? null),
+      ]);
+    }
   }
 
   /** The database clock, which stamps history: instants that order or filter history come from it, never from a process. */
