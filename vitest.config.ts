@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * `#libs/<name>` resolves to the TypeScript sources, as package.json's `source` condition
@@ -16,7 +16,8 @@ const alias = Object.entries(imports).map(([pattern, targets]) => ({
 /**
  * Two tiers: `unit` (specs beside the code, pure rules, no PostgreSQL, Redis or Docker;
  * `npm run test:unit`) and `integration` (test/: services on a migrated database, the HTTP
- * contract, jobs, the browser). `npm test` runs both; the fault suite is a third project.
+ * contract, jobs, the browser). `npm test` runs both; the integration suites that use the
+ * database again on a Citus cluster (`citus`) and the fault suite are projects of their own.
  */
 export default defineConfig({
   resolve: { alias },
@@ -33,9 +34,39 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+          exclude: [...configDefaults.exclude, 'test/citus.spec.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        // `npm run test:citus`: the suites that use the database, on a local Citus cluster (coordinator + 2 workers).
+        test: {
+          name: 'citus',
+          include: [
+            'test/services/**/*.spec.ts',
+            'test/citus.spec.ts',
+            'test/schema.spec.ts',
+            ...[
+              'auth',
+              'campaigns',
+              'changes',
+              'compat',
+              'contract',
+              'history',
+              'jobs',
+              'memberships',
+              'operations',
+              'reports',
+              'segments',
+              'users',
+            ].map((suite) => `test/${suite}.e2e-spec.ts`),
+          ],
+          globalSetup: ['test/support/citus-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

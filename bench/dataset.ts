@@ -36,7 +36,7 @@ export async function createDatabase(server: string, database: string): Promise<
     await admin.query(`CREATE DATABASE ${database}`);
   });
   const url = databaseUrl(server, database);
-  execFileSync(process.execPath, ['dist/libs/database/src/migrate.cli.js'], {
+  execFileSync(process.execPath, ['dist/apps/api/src/migrate.cli.js'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url },
     stdio: 'ignore',

@@ -123,7 +123,11 @@ describe('change feed', () => {
     let rolling = true;
     const rollouts = (async () => {
       for (let round = 0; rolling; round++) {
-        await t.http().patch('/segments/FEED_D').send({ auto_percent: [50, 20, 80][round % 3] }).expect(200);
+        await t
+          .http()
+          .patch('/segments/FEED_D')
+          .send({ auto_percent: [50, 20, 80][round % 3] })
+          .expect(200);
         await sleep(300);
       }
     })();
@@ -174,7 +178,16 @@ describe('change feed', () => {
   }, 60_000);
 
   it('refuses cursors it did not issue (400) and cursors behind retention (410)', async () => {
-    const invalid = ['abc!', base64('["1"]'), base64('[1, 2, 3]'), base64('[-1]'), base64('[1, -1]'), base64('[1e21]'), base64('[1.5]'), base64('[]')];
+    const invalid = [
+      'abc!',
+      base64('["1"]'),
+      base64('[1, 2, 3]'),
+      base64('[-1]'),
+      base64('[1, -1]'),
+      base64('[1e21]'),
+      base64('[1.5]'),
+      base64('[]'),
+    ];
     for (const cursor of invalid) {
       expectProblem(await t.http().get('/changes').query({ after: cursor }), 400, '/problems/validation-error');
     }
@@ -186,7 +199,14 @@ describe('change feed', () => {
       expectProblem(await t.http().get('/changes').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
       expectProblem(await t.http().get('/changes/stream').query({ after: items[0]!.cursor }), 410, '/problems/cursor-expired');
       // A cursor of the feed before the relay ([id], every entry in batch 0) is as old as the oldest batch.
-      expectProblem(await t.http().get('/changes').query({ after: base64('[1]') }), 410, '/problems/cursor-expired');
+      expectProblem(
+        await t
+          .http()
+          .get('/changes')
+          .query({ after: base64('[1]') }),
+        410,
+        '/problems/cursor-expired',
+      );
     } finally {
       await t.db.query('UPDATE change_feed_relay SET horizon_batch = NULL, horizon_id = NULL');
     }

@@ -56,7 +56,10 @@ describe('client package', () => {
 
   it('packs, installs offline outside the monorepo, type-checks strictly in a consumer and talks to the service', async () => {
     await run('npm', ['pack', '--pack-destination', scratch], { cwd: join(root, 'libs/client'), env: npmEnv });
-    const tarball = join(scratch, readdirSync(scratch).find((name) => name.endsWith('.tgz'))!);
+    const tarball = join(
+      scratch,
+      readdirSync(scratch).find((name) => name.endsWith('.tgz'))!,
+    );
 
     const project = join(scratch, 'consumer');
     mkdirSync(project);

@@ -6,7 +6,20 @@ import { parse } from 'yaml';
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const composeText = read('docker-compose.yml');
 const compose = parse(composeText, { merge: true }) as {
-  services: Record<string, { image?: string; build?: unknown; pull_policy?: string; ports?: string[] }>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: unknown;
+      pull_policy?: string;
+      ports?: string[];
+      profiles?: string[];
+      healthcheck?: unknown;
+      environment?: Record<string, string>;
+      command?: string[];
+      depends_on?: Record<string, { condition: string }>;
+    }
+  >;
 };
 
 /** `docker compose` (v2) or Debian's `docker-compose`, whichever this machine has; undefined when neither. */
@@ -36,13 +49,29 @@ describe('compose file', () => {
     execFileSync(cli![0]!, [...cli!.slice(1), '-f', 'docker-compose.yml', 'config', '--quiet'], { cwd: new URL('..', import.meta.url) });
   });
 
-  it('builds the service image once and never pulls it from a registry', () => {
+  it('builds the service image once per stack and never pulls it from a registry', () => {
     const local = Object.entries(compose.services).filter(([, service]) => service.image === 'segmentation-service:local');
-    expect(local.map(([name]) => name).sort()).toEqual(['api', 'worker']);
+    expect(local.map(([name]) => name).sort()).toEqual(['api', 'api-citus', 'worker', 'worker-citus']);
     for (const [name, service] of local) {
-      expect(service.build !== undefined ? service.pull_policy : 'never', name).toBe(service.build !== undefined ? 'build' : 'never');
+      expect(service.pull_policy, name).toBe(service.build !== undefined ? 'build' : 'never');
     }
-    expect(local.filter(([, service]) => service.build !== undefined)).toHaveLength(1);
+    // One builder per stack: the plain one (no profile) and the Citus one.
+    for (const profile of [undefined, 'citus']) {
+      const builders = local.filter(([, service]) => service.build !== undefined && service.profiles?.[0] === profile);
+      expect(builders, String(profile)).toHaveLength(1);
+    }
+  });
+
+  it('runs the same service on a Citus cluster in profile citus: a coordinator, two workers, the service pointed at the coordinator', () => {
+    const citus = Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('citus'));
+    const nodes = citus.filter(([, service]) => service.image?.startsWith('citusdata/citus:') && service.healthcheck).map(([name]) => name);
+    expect(nodes.sort()).toEqual(['citus-coordinator', 'citus-worker-1', 'citus-worker-2']);
+    for (const name of ['api-citus', 'worker-citus']) {
+      expect(compose.services[name]!.environment?.DATABASE_URL, name).toMatch(/@citus-coordinator:5432\//);
+    }
+    const setup = compose.services['citus-setup']!.command!.join(' ');
+    for (const worker of ['citus-worker-1', 'citus-worker-2']) expect(setup).toContain(`citus_add_node('${worker}', 5432)`);
+    expect(compose.services['api-citus']!.depends_on).toHaveProperty('citus-setup.condition', 'service_completed_successfully');
   });
 
   it('publishes every port the README names, and has every variable the README names', () => {

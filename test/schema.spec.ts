@@ -1,8 +1,8 @@
-import { dataSourceOptions, runMigrations } from '#libs/database';
+import { dataSourceOptions } from '#libs/database';
 import { Column, DataSource, Entity, PrimaryColumn, type DataSourceOptions } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITIES } from '../apps/api/src/data-source.js';
-import { createSuiteDatabase, type SuiteDatabase } from './support/database.js';
+import { createSuiteDatabase, migrate, type SuiteDatabase } from './support/database.js';
 
 /** A table no migration creates: what the schema builder must find missing. */
 @Entity('schema_probe')
@@ -34,12 +34,7 @@ describe('entities and migrations', () => {
 
   beforeAll(async () => {
     database = await createSuiteDatabase({ empty: true });
-    const dataSource = await new DataSource(dataSourceOptions({ DATABASE_URL: database.url, DATABASE_POOL_SIZE: 2 })).initialize();
-    try {
-      await runMigrations(dataSource);
-    } finally {
-      await dataSource.destroy();
-    }
+    await migrate(database.url);
   });
   afterAll(async () => database?.drop());
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep } from './servers.js';
+import { freePort, sleep } from '../support/private-servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

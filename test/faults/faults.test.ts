@@ -7,7 +7,7 @@ import { allInvariants, type Violation } from './checks.js';
 import { FeedFollower } from './feed.js';
 import { startCluster, type Cluster, type ServiceProcess } from './cluster.js';
 import { Load, type Expectation, type LoadStats } from './load.js';
-import { PrivatePostgres, PrivateRedis, sleep } from './servers.js';
+import { PrivatePostgres, PrivateRedis, sleep } from '../support/private-servers.js';
 
 /**
  * The fault-injection suite (`npm run test:faults`): its own PostgreSQL and Redis, two API and

@@ -1,5 +1,5 @@
 import { get, type ClientRequest } from 'node:http';
-import { sleep } from './servers.js';
+import { sleep } from '../support/private-servers.js';
 
 export interface FeedChange {
   cursor: string;

@@ -1,4 +1,4 @@
-import { sleep } from './servers.js';
+import { sleep } from '../support/private-servers.js';
 
 /** What the suite knows of one membership from acknowledged requests: in, out, or unknown (a request whose outcome it never heard). */
 export type Expectation = 'in' | 'out' | 'unknown';

@@ -2,6 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { dataSourceOptions, runMigrations } from '#libs/database';
+import { DataSource } from 'typeorm';
+import { ENTITIES } from '../../apps/api/src/data-source.js';
+import { createCitusDatabase, dropCitusDatabase } from './citus-cluster.js';
 
 export function randomSuffix(): string {
   return randomBytes(5).toString('hex');
@@ -21,9 +25,19 @@ export interface SuiteDatabase {
   drop: () => Promise<void>;
 }
 
-/** A database of the suite's own: a copy of the migrated template that the global setup built, or with `empty` nothing in it. */
+/**
+ * A database of the suite's own: a copy of the migrated template that the global setup built,
+ * or with `empty` nothing in it. On a Citus cluster (`npm run test:citus`) there is no copying
+ * a distributed schema: the database is made on every node and migrated (and so distributed).
+ */
 export async function createSuiteDatabase(options: { empty?: boolean } = {}): Promise<SuiteDatabase> {
   const name = `seg_test_${randomSuffix()}`;
+  const citusNodes = inject('citusNodes');
+  if (citusNodes.length > 0) {
+    const url = await createCitusDatabase(citusNodes, name);
+    if (!options.empty) await migrate(url);
+    return { name, url, drop: () => dropCitusDatabase(citusNodes, name) };
+  }
   const server = inject('databaseServerUrl');
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();
@@ -45,6 +59,19 @@ export async function createSuiteDatabase(options: { empty?: boolean } = {}): Pr
       }
     },
   };
+}
+
+/** Applies the migrations to the database at `url` (on Citus, lays out the schema too). */
+export async function migrate(url: string): Promise<void> {
+  const dataSource = await new DataSource({
+    ...dataSourceOptions({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 }),
+    entities: ENTITIES,
+  }).initialize();
+  try {
+    await runMigrations(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
 }
 
 /** Drops a suite database once its last connection has gone (closing pools finish asynchronously). */

@@ -1,8 +1,6 @@
-import { dataSourceOptions, runMigrations } from '#libs/database';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import type { TestProject } from 'vitest/node';
-import { randomSuffix, serverUrl } from './database.js';
+import { migrate, randomSuffix, serverUrl } from './database.js';
 import { findTestServices } from './services-discovery.js';
 
 declare module 'vitest' {
@@ -10,6 +8,8 @@ declare module 'vitest' {
     databaseServerUrl: string;
     templateDatabase: string;
     redisUrl: string;
+    /** Server URLs of a Citus cluster's nodes, the coordinator first (npm run test:citus); empty on one PostgreSQL. */
+    citusNodes: string[];
   }
 }
 
@@ -23,15 +23,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const admin = new pg.Client({ connectionString: services.databaseUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${template}`);
-  const dataSource = await new DataSource(
-    dataSourceOptions({ DATABASE_URL: serverUrl(services.databaseUrl, template), DATABASE_POOL_SIZE: 2 }),
-  ).initialize();
-  await runMigrations(dataSource);
-  await dataSource.destroy();
+  await migrate(serverUrl(services.databaseUrl, template));
 
   project.provide('databaseServerUrl', services.databaseUrl);
   project.provide('templateDatabase', template);
   project.provide('redisUrl', services.redisUrl);
+  project.provide('citusNodes', []);
 
   return async () => {
     await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../faults/servers.js';
+import { freePort } from './private-servers.js';
 
 /** The Prism release that runs on Node 20 (5.16 needs Node 24). */
 const PRISM = '@stoplight/prism-cli@5.14.2';

@@ -22,7 +22,7 @@ export async function freePort(): Promise<number> {
 export { setTimeout as sleep } from 'node:timers/promises';
 
 /** The installed PostgreSQL server binaries (Debian puts them under /usr/lib/postgresql/<version>/bin), or PG_BIN. */
-function postgresBin(): string {
+export function postgresBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   const version = existsSync(root)
@@ -36,21 +36,22 @@ function postgresBin(): string {
 }
 
 /**
- * A PostgreSQL server of the fault suite's own, in a temporary directory on a free port, that
- * the suite may stop, restart and kill. PostgreSQL refuses to run as root, so as root it runs
- * as the `postgres` user.
+ * A PostgreSQL server of a suite's own, in a temporary directory on a free port, that the
+ * suite may stop, restart and kill; `settings` are server settings (`-c name=value`).
+ * PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
  */
 export class PrivatePostgres {
   private constructor(
     readonly port: number,
     private readonly dir: string,
     private readonly bin: string,
+    private readonly settings: Record<string, string>,
   ) {}
 
-  static async start(): Promise<PrivatePostgres> {
+  static async start(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
     const bin = postgresBin();
-    const dir = mkdtempSync(join(tmpdir(), 'seg-faults-pg-'));
-    const server = new PrivatePostgres(await freePort(), dir, bin);
+    const dir = mkdtempSync(join(tmpdir(), 'seg-pg-'));
+    const server = new PrivatePostgres(await freePort(), dir, bin, settings);
     if (process.getuid?.() === 0) {
       const { stdout } = await run('id', ['-u', 'postgres']);
       const { stdout: group } = await run('id', ['-g', 'postgres']);
@@ -70,7 +71,8 @@ export class PrivatePostgres {
   }
 
   async start(): Promise<void> {
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off`;
+    const settings = Object.entries({ listen_addresses: '127.0.0.1', max_connections: '200', fsync: 'off', ...this.settings });
+    const options = [`-p ${this.port} -k ${this.dir}`, ...settings.map(([name, value]) => `-c ${name}=${value}`)].join(' ');
     await this.pgCommand('pg_ctl', ['-D', this.data, '-l', join(this.dir, 'server.log'), '-w', '-t', '30', '-o', options, 'start']);
   }
 

@@ -9,7 +9,17 @@ import { User } from '#libs/users';
 import { DataSource } from 'typeorm';
 
 /** Every table's entity: what the migrations must build (a test holds them to it). */
-export const ENTITIES = [User, Segment, Membership, SegmentOptOut, MembershipHistoryEntry, ChangeFeedRelayState, ApiToken, Import, ImportRow];
+export const ENTITIES = [
+  User,
+  Segment,
+  Membership,
+  SegmentOptOut,
+  MembershipHistoryEntry,
+  ChangeFeedRelayState,
+  ApiToken,
+  Import,
+  ImportRow,
+];
 
 /**
  * The data source of TypeORM's CLI, from the environment (DATABASE_URL): a schema change is an

@@ -1,12 +1,12 @@
 import { loadConfig } from '#libs/config';
+import { dataSourceOptions, ensureDatabase, runMigrations } from '#libs/database';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from './data-source-options.js';
-import { ensureDatabase, runMigrations } from './migrate.js';
+import { ENTITIES } from './data-source.js';
 
-/** `npm run migration:run`: creates the database if needed and applies pending migrations. */
+/** `npm run migration:run`: creates the database if needed, applies pending migrations and, on Citus, lays out the schema. */
 const config = loadConfig();
 await ensureDatabase(config.DATABASE_URL);
-const dataSource = await new DataSource(dataSourceOptions(config)).initialize();
+const dataSource = await new DataSource({ ...dataSourceOptions(config), entities: ENTITIES }).initialize();
 try {
   const applied = await runMigrations(dataSource);
   console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Schema is up to date');

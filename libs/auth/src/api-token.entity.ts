@@ -1,8 +1,10 @@
+import { ReferenceTable } from '#libs/database';
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import type { Scope } from './scopes.js';
 
 /** An API token: its secret is stored only as a hash (SHA-256), shown once when created. */
 @Entity('api_tokens')
+@ReferenceTable()
 @Unique('api_tokens_secret_hash_key', ['secretHash'])
 @Check('api_tokens_scopes_kind', `scopes <@ ARRAY['read', 'write', 'admin']::varchar(5)[] AND cardinality(scopes) > 0`)
 export class ApiToken {

@@ -6,3 +6,4 @@ export * from './pool.js';
 export * from './errors.js';
 export * from './table-statistics.js';
 export * from './deployment.js';
+export * from './citus.js';

@@ -1,13 +1,15 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { distributeSchema } from './citus.js';
 
 /** Any fixed 64-bit key: all processes that migrate the same database take the same advisory lock. */
 const MIGRATION_LOCK_KEY = 7_180_245_001;
 
 /**
  * Applies pending migrations under a session advisory lock, so several API replicas
- * starting together apply each migration exactly once.
+ * starting together apply each migration exactly once; then, on a database with the citus
+ * extension, lays out the tables the data source's entities declare (see distributeSchema).
  */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
@@ -15,6 +17,7 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
+    await distributeSchema(dataSource);
     return applied.map((migration) => migration.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { DistributedBy, ReferenceTable } from '#libs/database';
 import { Check, Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import type { HistoryOperation, HistoryReason } from './history.types.js';
 
@@ -7,6 +8,7 @@ import type { HistoryOperation, HistoryReason } from './history.types.js';
  * HistoryPartitionsService; TypeORM sees the parent), so the key includes it.
  */
 @Entity('membership_history')
+@DistributedBy('user_id', { colocateWith: 'users' })
 @Index('membership_history_occurred_at_idx', ['occurredAt', 'id'])
 @Index('membership_history_feed_idx', ['feedBatch', 'id'])
 @Check('membership_history_operation_kind', `operation IN ('add', 'remove')`)
@@ -49,6 +51,7 @@ export class MembershipHistoryEntry {
 
 /** The change feed's relay: the last batch stamped and published, and what retention dropped (one row). */
 @Entity('change_feed_relay')
+@ReferenceTable()
 @Check('change_feed_relay_singleton_check', 'singleton')
 export class ChangeFeedRelayState {
   @PrimaryColumn({ type: 'boolean', default: true })

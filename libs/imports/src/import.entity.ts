@@ -1,3 +1,4 @@
+import { DistributedBy, ReferenceTable } from '#libs/database';
 import { Segment } from '#libs/segments';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { BadLine } from './import-file.js';
@@ -8,6 +9,7 @@ export type ImportPhase = 'apply' | 'prune';
 
 /** A CSV import of a segment's members: its file's check, then its application chunk by chunk by the worker. */
 @Entity('imports')
+@ReferenceTable()
 @Index('imports_unfinished_idx', ['createdAt'], { where: `((state)::text = 'running'::text)` })
 @Check('imports_mode_kind', `mode IN ('add', 'remove', 'replace')`)
 @Check('imports_phase_kind', `phase IN ('apply', 'prune')`)
@@ -78,6 +80,7 @@ export class Import {
 
 /** A user id of an import's file, staged (COPY) before the import is applied; `line` is its line in the file. */
 @Entity('import_rows')
+@DistributedBy('user_id', { colocateWith: 'users' })
 export class ImportRow {
   @PrimaryColumn({ name: 'import_id', type: 'uuid' })
   importId: string;

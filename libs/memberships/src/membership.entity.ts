@@ -1,3 +1,4 @@
+import { DistributedBy } from '#libs/database';
 import { Segment } from '#libs/segments';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 
@@ -10,6 +11,7 @@ export type MembershipSource = 'manual' | 'auto';
  * write path locks itself, and the tables are distributed by user on Citus.
  */
 @Entity('memberships')
+@DistributedBy('user_id', { colocateWith: 'users' })
 @Index('memberships_segment_user_idx', ['segmentId', 'userId'])
 @Index('memberships_expires_at_idx', ['expiresAt'], { where: '(expires_at IS NOT NULL)' })
 @Check('memberships_source_kind', `source IN ('manual', 'auto')`)
@@ -38,6 +40,7 @@ export class Membership {
 
 /** An explicit removal of a user from a segment: it sticks, no automatic path adds the segment back (an add ends it). */
 @Entity('segment_opt_outs')
+@DistributedBy('user_id', { colocateWith: 'users' })
 @Index('segment_opt_outs_segment_idx', ['segmentId', 'userId'])
 export class SegmentOptOut {
   @PrimaryColumn({ name: 'user_id', type: 'bigint' })

@@ -1,3 +1,4 @@
+import { ReferenceTable } from '#libs/database';
 import { Check, Column, CreateDateColumn, DeleteDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type RolloutState = 'pending' | 'running' | 'done' | 'failed';
@@ -10,6 +11,7 @@ const decimalNumber = {
 
 /** A segment as the catalogue stores it. Deleted segments keep their row (and slug) for history. */
 @Entity('segments')
+@ReferenceTable()
 @Index('segments_active_slug_key', ['slug'], { unique: true, where: '(deleted_at IS NULL)' })
 @Index('segments_purge_unfinished_idx', ['id'], { where: '((deleted_at IS NOT NULL) AND (purged_at IS NULL))' })
 @Index('segments_rollout_unfinished_idx', ['id'], {

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createSuiteDatabase, type SuiteDatabase } from './support/database.js';
+
+/**
+ * The schema the migrations lay out on a Citus cluster (npm run test:citus): tables keyed by
+ * user spread over shards by user id and co-located, the small ones on every node, and a
+ * user's reads and writes sent to the one shard that holds the user.
+ */
+describe('on a Citus cluster', () => {
+  let database: SuiteDatabase;
+  let db: pg.Pool;
+
+  beforeAll(async () => {
+    database = await createSuiteDatabase();
+    db = new pg.Pool({ connectionString: database.url, max: 2 });
+  });
+  afterAll(async () => {
+    await db?.end();
+    await database?.drop();
+  });
+
+  it('distributes the per-user tables by user id, co-located, and copies the small ones to every node', async () => {
+    const { rows } = await db.query<{ table: string; method: string; column: string | null; group: number }>(
+      `SELECT logicalrelid::regclass::text AS table, partmethod AS method,
+              CASE WHEN partmethod = 'h' THEN column_to_column_name(logicalrelid, partkey) END AS column, colocationid AS group
+       FROM pg_dist_partition WHERE logicalrelid::regclass::text NOT LIKE 'membership_history\\_%' ORDER BY 1`,
+    );
+    const byTable = Object.fromEntries(rows.map((row) => [row.table, row]));
+    for (const [table, column] of Object.entries({
+      users: 'id',
+      memberships: 'user_id',
+      segment_opt_outs: 'user_id',
+      membership_history: 'user_id',
+      import_rows: 'user_id',
+    })) {
+      expect(byTable[table], table).toMatchObject({ method: 'h', column, group: byTable.users!.group });
+    }
+    for (const table of ['segments', 'api_tokens', 'imports', 'change_feed_relay'])
+      expect(byTable[table], table).toMatchObject({ method: 'n' });
+  });
+
+  it('distributes history partitions with their table, those created later too', async () => {
+    const { rows } = await db.query<{ partition: string; group: number }>(
+      `SELECT c.relname AS partition, p.colocationid AS group
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+       WHERE i.inhparent = 'membership_history'::regclass`,
+    );
+    const [users] = (
+      await db.query<{ group: number }>(`SELECT colocationid AS group FROM pg_dist_partition WHERE logicalrelid = 'users'::regclass`)
+    ).rows;
+    expect(rows.length).toBeGreaterThan(1);
+    for (const row of rows) expect(row.group, row.partition).toBe(users!.group);
+  });
+
+  it('sends a user’s read and write to the one shard that holds the user (a router plan)', async () => {
+    await db.query(`INSERT INTO segments (slug) VALUES ('ROUTED')`);
+    const tasks = async (sql: string) => {
+      const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
+      const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+      return Number(/Task Count: (\d+)/.exec(plan)?.[1]);
+    };
+    expect(
+      await tasks(
+        `SELECT m.user_id, s.slug, m.expires_at, m.source FROM memberships m JOIN segments s ON s.id = m.segment_id
+         WHERE m.user_id = ANY('{42}'::bigint[]) AND s.deleted_at IS NULL ORDER BY m.user_id, s.slug`,
+      ),
+    ).toBe(1);
+    expect(
+      await tasks(
+        `INSERT INTO memberships (user_id, segment_id, source) VALUES (42, 1, 'manual')
+         ON CONFLICT (user_id, segment_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+      ),
+    ).toBe(1);
+    expect(await tasks(`SELECT id FROM users WHERE id = 42 FOR NO KEY UPDATE SKIP LOCKED`)).toBe(1);
+  });
+});

@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { serverUrl } from './database.js';
+import { postgresBin, PrivatePostgres } from './private-servers.js';
+
+/** What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit across nodes. */
+const CITUS_SETTINGS = { shared_preload_libraries: 'citus', max_prepared_transactions: '200', wal_level: 'logical' };
+
+const run = async (url: string, ...statements: string[]) => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+};
+
+/**
+ * Creates `name` on every node of a cluster (`nodes`: server URLs, the coordinator first) with
+ * the extension, and registers the nodes in it (Citus does not propagate CREATE DATABASE);
+ * returns the coordinator's URL of it.
+ */
+export async function createCitusDatabase(nodes: readonly string[], name: string): Promise<string> {
+  await Promise.all(
+    nodes.map(async (node) => {
+      await run(node, `CREATE DATABASE ${name}`);
+      await run(serverUrl(node, name), 'CREATE EXTENSION citus');
+    }),
+  );
+  const port = (url: string) => new URL(url).port;
+  await run(
+    serverUrl(nodes[0]!, name),
+    `SELECT citus_set_coordinator_host('127.0.0.1', ${port(nodes[0]!)})`,
+    ...nodes.slice(1).map((worker) => `SELECT citus_add_node('127.0.0.1', ${port(worker)})`),
+  );
+  return serverUrl(nodes[0]!, name);
+}
+
+export async function dropCitusDatabase(nodes: readonly string[], name: string): Promise<void> {
+  await Promise.all(nodes.map((node) => run(node, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
+}
+
+/** A local Citus cluster for the tests: a coordinator and two workers, each a private PostgreSQL (temporary data directory, free port). */
+export class CitusCluster {
+  private constructor(
+    readonly coordinator: PrivatePostgres,
+    readonly workers: PrivatePostgres[],
+  ) {}
+
+  /** Starts the nodes; fails with how to install Citus when the extension is not there. */
+  static async start(): Promise<CitusCluster> {
+    if (!existsSync(join(postgresBin(), '..', 'lib', 'citus.so'))) {
+      throw new Error(
+        'Citus is not installed in this PostgreSQL (no citus.so): install it from its packages (https://docs.citusdata.com), ' +
+          'or on these machines with ../shared/citus/install.sh; npm run test:citus needs it.',
+      );
+    }
+    const nodes = await Promise.all([0, 1, 2].map(() => PrivatePostgres.start(CITUS_SETTINGS)));
+    return new CitusCluster(nodes[0]!, nodes.slice(1));
+  }
+
+  /** Server URLs of the nodes, the coordinator first. */
+  get nodes(): string[] {
+    return [this.coordinator, ...this.workers].map((node) => node.url());
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.coordinator, ...this.workers].map((node) => node.destroy()));
+  }
+}
