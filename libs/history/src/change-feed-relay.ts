@@ -55,6 +55,7 @@ export class ChangeFeedRelay implements OnApplicationBootstrap, OnApplicationShu
     const stamped = await this.dataSource.transaction(async (manager) => {
       const state = await this.history.lockRelay(manager);
       if (!state || state.stampedBatch > state.publishedBatch) return 0;
+      await this.history.holdPartitions(manager);
       return this.history.stamp(manager, state.stampedBatch + 1, RELAY_BATCH_MAX);
     });
     await this.publish();

@@ -121,6 +121,8 @@ export interface RelayState {
 }
 
 const PARTITION_LOCK = 'SELECT pg_advisory_xact_lock(7180245002)';
+/** The same lock, shared: the relay's passes hold it, so partitions are not attached or detached under their updates (they deadlocked). */
+const PARTITION_LOCK_SHARED = 'SELECT pg_advisory_xact_lock_shared(7180245002)';
 const PARTITION_EXISTS = 'SELECT to_regclass($1) IS NOT NULL AS exists';
 const MONTHLY_PARTITIONS = `
   SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -202,6 +204,11 @@ export class HistoryRepository {
   /** Serialises partition maintenance between processes for the rest of the transaction. */
   async lockPartitions(manager: EntityManager): Promise<void> {
     await queryRows(manager, PARTITION_LOCK);
+  }
+
+  /** Keeps partition maintenance out for the rest of the transaction (relay passes share this; nothing else takes it). */
+  async holdPartitions(manager: EntityManager): Promise<void> {
+    await queryRows(manager, PARTITION_LOCK_SHARED);
   }
 
   async partitionExists(manager: EntityManager, name: string): Promise<boolean> {

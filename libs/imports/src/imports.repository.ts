@@ -5,18 +5,18 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DataSource, Repository, type EntityManager } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import type { BadLine } from './import-file.js';
-import { Import, ImportRow, type ImportMode, type ImportPhase, type ImportState } from './import.entity.js';
+import { Import, ImportRow, type ImportMode, type ImportPhase } from './import.entity.js';
 
 /**
- * The import row, written on the staging connection (a pg client of its own, outside TypeORM:
- * COPY streams) in the transaction that staged its ids. The expiry of an import's adds is one
- * instant for all of them, from the database clock.
+ * The import row, running, written on the staging connection (a pg client of its own, outside
+ * TypeORM: COPY streams) in the transaction that staged its ids. The expiry of an import's adds
+ * is one instant for all of them, from the database clock.
  */
 const INSERT = `
-  INSERT INTO imports (id, segment_id, mode, expires_at, state, lines, total, bad_lines, actor, finished_at)
-  VALUES ($1, $2, $3, now() + $4::int * interval '1 second', $5, $6, $7, $8, $9, CASE WHEN $5::varchar <> 'running' THEN now() END)`;
+  INSERT INTO imports (id, segment_id, mode, expires_at, state, lines, total, bad_lines, actor)
+  VALUES ($1, $2, $3, now() + $4::int * interval '1 second', 'running', $5, $6, $7, $8)`;
 
 const COUNT_STAGED = 'SELECT count(DISTINCT user_id) AS total FROM import_rows WHERE import_id = $1';
 
@@ -70,15 +70,14 @@ export class ImportsRepository {
     return Number(rows[0]!.total);
   }
 
-  /** Writes an import's row, on the staging connection when given (in the transaction of its staged ids). */
+  /** Writes a running import's row, in the transaction of its staged ids (the staging connection) or of `executor`. */
   async insert(
-    executor: pg.PoolClient | null,
+    executor: pg.PoolClient | EntityManager,
     row: {
       id: string;
       segmentId: number;
       mode: ImportMode;
       ttlSeconds?: number;
-      state: ImportState;
       lines: number;
       total: number;
       badLines: BadLine[] | null;
@@ -90,14 +89,13 @@ export class ImportsRepository {
       row.segmentId,
       row.mode,
       row.ttlSeconds ?? null,
-      row.state,
       row.lines,
       row.total,
       row.badLines === null ? null : JSON.stringify(row.badLines),
       row.actor,
     ];
-    if (executor) await executor.query(INSERT, params);
-    else await queryRows(this.dataSource.manager, INSERT, params);
+    if (executor instanceof EntityManager) await queryRows(executor, INSERT, params);
+    else await executor.query(INSERT, params);
   }
 
   /** The import with its segment (even a deleted one: the slug it had). */

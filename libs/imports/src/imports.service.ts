@@ -60,7 +60,6 @@ export class ImportsService {
       if (!parser.valid || parser.ids === 0) return undefined;
       await this.imports.insert(client, {
         ...row,
-        state: 'running',
         lines: parser.lines,
         total: await this.imports.countStaged(client, id),
         badLines: null,
@@ -70,12 +69,10 @@ export class ImportsService {
     if (staged) {
       await this.jobs.import({ importId: id, requestId: caller.requestId });
     } else {
-      await this.imports.insert(null, {
-        ...row,
-        state: parser.valid ? 'done' : 'failed',
-        lines: parser.lines,
-        total: 0,
-        badLines: parser.valid ? null : parser.reported,
+      // A rejected or empty file is finished as soon as it is recorded.
+      await this.dataSource.transaction(async (manager) => {
+        await this.imports.insert(manager, { ...row, lines: parser.lines, total: 0, badLines: parser.valid ? null : parser.reported });
+        await this.imports.finish(manager, id, parser.valid ? 'done' : 'failed');
       });
     }
     return this.get(id);

@@ -23,12 +23,13 @@ const selected = (user: string, segment: string, threshold: string) => `(segment
 
 /**
  * The one definition of automatic eligibility: selected, and not opted out (an explicit removal
- * sticks). `within` bounds the opt-outs looked at to the statement's users (a rollout chunk's
- * range): a planner that hashes the subquery then reads the chunk's opt-outs, not the segment's.
+ * sticks). The opt-outs looked at are those `optOuts` selects (`o`: the statement's users), read
+ * once rather than per user: bounded, a hashed read of them costs what the statement's users
+ * do, and Citus refuses a subquery correlated with a list of ids.
  */
-const eligible = (user: string, segment: string, threshold: string, within?: (user: string) => string) =>
+const eligible = (user: string, segment: string, threshold: string, optOuts: string) =>
   `${selected(user, segment, threshold)}
-   AND NOT EXISTS (SELECT 1 FROM segment_opt_outs o WHERE o.user_id = ${user} AND o.segment_id = ${segment} ${within ? `AND ${within('o.user_id')}` : ''})`;
+   AND (${user}, ${segment}) NOT IN (SELECT o.user_id, o.segment_id FROM segment_opt_outs o WHERE ${optOuts})`;
 
 /** A rollout chunk's range of user ids, ($2, $3], for the bounds of its subqueries. */
 const inChunk = (user: string) => `${user} > $2 AND ${user} <= $3`;
@@ -85,8 +86,8 @@ const REMOVE_AND_OPT_OUT = `
  */
 const UPSERT_MANUAL = `
   INSERT INTO memberships (user_id, segment_id, source, expires_at)
-  SELECT a.user_id, a.segment_id, 'manual', coalesce(a.expires_at, clock_timestamp() + a.ttl_seconds * interval '1 second')
-  FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[]) AS a (user_id, segment_id, expires_at, ttl_seconds)
+  SELECT a.user_id, a.segment_id, 'manual', a.expires_at
+  FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS a (user_id, segment_id, expires_at)
   ON CONFLICT (user_id, segment_id) DO UPDATE
     SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source
     WHERE memberships.expires_at IS DISTINCT FROM EXCLUDED.expires_at OR memberships.source <> EXCLUDED.source
@@ -97,7 +98,7 @@ const ASSIGN_AUTO = `
   INSERT INTO memberships (user_id, segment_id, source)
   SELECT u.id, s.id, 'auto'
   FROM unnest($1::bigint[]) AS u (id) CROSS JOIN unnest($2::int[], $3::int[]) AS s (id, threshold)
-  WHERE ${eligible('u.id', 's.id', 's.threshold')}
+  WHERE ${eligible('u.id', 's.id', 's.threshold', 'o.user_id = ANY($1::bigint[])')}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId", segment_id AS "segmentId"`;
 
@@ -113,7 +114,7 @@ const LOCK_ROLLOUT_CANDIDATES = lockRows({
   alias: 'u',
   key: 'id',
   where: `${inChunk('u.id')} AND (
-    (${eligible('u.id', '$1', '$4', inChunk)}
+    (${eligible('u.id', '$1::int', '$4', `o.segment_id = $1 AND ${inChunk('o.user_id')}`)}
      AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.segment_id = $1 AND ${inChunk('m.user_id')}))
     OR EXISTS (
       SELECT 1 FROM memberships m
@@ -127,8 +128,8 @@ const LOCK_ROLLOUT_CANDIDATES = lockRows({
  */
 const ROLLOUT_ADD = `
   INSERT INTO memberships (user_id, segment_id, source)
-  SELECT u.id, $1, 'auto' FROM unnest($4::bigint[]) AS u (id)
-  WHERE ${eligible('u.id', '$1', '$5', inChunk)}
+  SELECT u.id, $1, 'auto' FROM unnest($2::bigint[]) AS u (id)
+  WHERE ${eligible('u.id', '$1::int', '$3', 'o.segment_id = $1 AND o.user_id = ANY($2::bigint[])')}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId"`;
 
@@ -154,6 +155,9 @@ const PURGE_BATCH = `
   WHERE m.segment_id = $1 AND m.user_id IN (SELECT user_id FROM memberships WHERE segment_id = $1 ORDER BY user_id LIMIT $2)
   RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", m.expires_at AS "expiresAt", coalesce(${expired('m')}, false) AS expired`;
 
+/** The database clock, from which time-to-live expiries count. */
+const NOW = 'SELECT clock_timestamp() AS now';
+
 const HAS_MEMBERS = 'SELECT EXISTS (SELECT 1 FROM memberships WHERE segment_id = $1) AS any';
 
 const DELETE_OPT_OUTS = 'DELETE FROM segment_opt_outs WHERE segment_id = $1';
@@ -164,10 +168,8 @@ export interface MembershipKey {
   segmentId: number;
 }
 
-/** Users of a rollout chunk, (after, last], whose membership changes. */
+/** Users of a rollout chunk whose membership changes. */
 export interface RolloutCandidates {
-  after: number;
-  last: number;
   add: number[];
   remove: number[];
 }
@@ -249,11 +251,12 @@ export class MembershipsRepository {
     slugOf: ReadonlyMap<number, string>,
     actorOf: (userId: number) => string,
   ): Promise<MembershipKey[]> {
+    // A time to live counts from the database clock, read here: Citus refuses it inside the statement (in a coalesce).
+    const now = adds.some((add) => add.ttlSeconds !== undefined) ? (await queryRows<{ now: Date }>(manager, NOW))[0]!.now.getTime() : 0;
     const rows = await queryRows<MembershipKey & { inserted: boolean }>(manager, UPSERT_MANUAL, [
       adds.map((add) => add.userId),
       adds.map((add) => add.segmentId),
-      adds.map((add) => add.expiresAt ?? null),
-      adds.map((add) => add.ttlSeconds ?? null),
+      adds.map((add) => add.expiresAt ?? (add.ttlSeconds === undefined ? null : new Date(now + add.ttlSeconds * 1000))),
     ]);
     const added = rows.filter((row) => row.inserted);
     this.recordAdds(manager, added, slugOf, 'manual', actorOf);
@@ -279,7 +282,7 @@ export class MembershipsRepository {
       last,
       rollout.threshold,
     ]);
-    const candidates: RolloutCandidates = { after, last, add: [], remove: [] };
+    const candidates: RolloutCandidates = { add: [], remove: [] };
     for (const row of rows) candidates[row.add ? 'add' : 'remove'].push(row.userId);
     return candidates;
   }
@@ -292,13 +295,7 @@ export class MembershipsRepository {
   ): Promise<{ added: number; removed: number }> {
     const added =
       candidates.add.length > 0
-        ? await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, [
-            rollout.id,
-            candidates.after,
-            candidates.last,
-            candidates.add,
-            rollout.threshold,
-          ])
+        ? await queryRows<{ userId: number }>(manager, ROLLOUT_ADD, [rollout.id, candidates.add, rollout.threshold])
         : [];
     const removed =
       candidates.remove.length > 0

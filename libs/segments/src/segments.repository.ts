@@ -10,21 +10,37 @@ import type { AutoSegment, DeletedSegment, NewSegment, RolloutProgress, RolloutR
 /** The one definition of "the segment is active" (not deleted), for statements that join segments. */
 export const activeSegment = (alias: string) => `${alias}.deleted_at IS NULL`;
 
-/** FOR KEY SHARE: a concurrent delete (FOR UPDATE) waits for the membership change to commit. */
-const RESOLVE_ACTIVE = `
-  SELECT id, slug FROM segments WHERE slug = ANY($1::varchar[]) AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
+/**
+ * A segment's lock, taken on the node the service talks to (an advisory lock, keyed by the
+ * slug's hash): membership changes of the segment share it, so none of them waits for another;
+ * a change or deletion of the segment takes it alone, so it waits for the changes in flight and
+ * none starts meanwhile. Not a row lock: on Citus, the segments table is copied to every node,
+ * and row locks on it serialised every writer of the cluster (and deadlocked across nodes).
+ */
+const SEGMENT_LOCKS = 718024510;
+const HOLD_SEGMENTS = `SELECT pg_advisory_xact_lock_shared(${SEGMENT_LOCKS}, hashtext(slug)) FROM unnest($1::varchar[]) AS slug`;
+const LOCK_SEGMENT = `SELECT pg_advisory_xact_lock(${SEGMENT_LOCKS}, hashtext($1::varchar))`;
 
-const RESOLVE_ACTIVE_ID = `SELECT id, slug FROM segments WHERE id = $1 AND ${activeSegment('segments')} FOR KEY SHARE`;
+/** Chunks of one rollout, and batches of one purge, take turns (duplicated or retried jobs run side by side). */
+const ROLLOUT_LOCKS = 718024511;
+const PURGE_LOCKS = 718024512;
+const LOCK_JOB = 'SELECT pg_advisory_xact_lock($1::int, $2::int)';
 
-const LOCK_AUTO = `
+const RESOLVE_ACTIVE = `SELECT id, slug FROM segments WHERE slug = ANY($1::varchar[]) AND ${activeSegment('segments')}`;
+
+const SLUG_OF = 'SELECT slug FROM segments WHERE id = $1';
+
+const RESOLVE_ACTIVE_ID = `SELECT id, slug FROM segments WHERE id = $1 AND ${activeSegment('segments')}`;
+
+const AUTO_SEGMENTS = `
   SELECT id, slug, auto_percent::float8 AS "autoPercent" FROM segments
-  WHERE auto_percent > 0 AND ${activeSegment('segments')} ORDER BY id FOR KEY SHARE`;
+  WHERE auto_percent > 0 AND ${activeSegment('segments')} ORDER BY id`;
 
-/** FOR NO KEY UPDATE: chunks of one rollout queue up; membership changes (FOR KEY SHARE) do not wait. */
-const LOCK_ROLLOUT = `
+/** The rollout of an active segment, read under its locks (see lockRollout). */
+const ROLLOUT = `
   SELECT id, slug, auto_percent::float8 AS "autoPercent", rollout_state AS state, rollout_version AS version,
          rollout_cursor AS cursor, rollout_processed AS processed, rollout_total AS total
-  FROM segments WHERE id = $1 AND ${activeSegment('segments')} FOR NO KEY UPDATE`;
+  FROM segments WHERE id = $1 AND ${activeSegment('segments')}`;
 
 /** `processed` never reads above `total`: users registered during the rollout raise the total they are counted in. */
 const ADVANCE_ROLLOUT = `
@@ -36,10 +52,10 @@ const FAIL_ROLLOUT = `
   UPDATE segments SET rollout_state = 'failed', rollout_error = $3
   WHERE id = $1 AND rollout_version = $2 AND rollout_state IN ('pending', 'running')`;
 
-/** A deleted segment whose memberships are not all removed yet, locked so that purge batches of it take turns. */
-const LOCK_PURGE = `
+/** A deleted segment whose memberships are not all removed yet. */
+const PURGING = `
   SELECT id, slug, coalesce(deleted_by, '') AS "deletedBy" FROM segments
-  WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL FOR NO KEY UPDATE`;
+  WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL`;
 
 const FINISH_PURGE = 'UPDATE segments SET purged_at = now() WHERE id = $1';
 
@@ -98,9 +114,10 @@ export class SegmentsRepository {
     return this.segments.findOneBy({ slug });
   }
 
-  /** The active segment, locked against concurrent changes, deletes and membership changes. */
-  lockActive(manager: EntityManager, slug: string): Promise<Segment | null> {
-    return manager.getRepository(Segment).findOne({ where: { slug }, lock: { mode: 'pessimistic_write' } });
+  /** The active segment, with its lock alone (see SEGMENT_LOCKS): against concurrent changes, deletes and membership changes. */
+  async lockActive(manager: EntityManager, slug: string): Promise<Segment | null> {
+    await queryRows(manager, LOCK_SEGMENT, [slug]);
+    return manager.getRepository(Segment).findOneBy({ slug });
   }
 
   /** A new auto_percent (any value given) restarts the rollout from the first user, under a new version. */
@@ -125,37 +142,56 @@ export class SegmentsRepository {
 
   /**
    * Deletion time comes from the database clock, like every instant that orders history, read
-   * once the caller holds the segment's lock: every membership a change added before it is older.
+   * once the caller holds the segment's lock (the statement's start): every membership a change
+   * added before it is older.
    */
   async softDelete(manager: EntityManager, id: number, actor: string): Promise<Segment> {
     const repository = manager.getRepository(Segment);
-    await repository.update(id, { deletedAt: () => 'clock_timestamp()', deletedBy: actor });
+    await repository.update(id, { deletedAt: () => 'statement_timestamp()', deletedBy: actor });
     this.statistics.changed(manager, 'segments', 1);
     return repository.findOneOrFail({ where: { id }, withDeleted: true });
   }
 
-  /** Active segments among `slugs`, locked FOR KEY SHARE for the rest of the transaction; unknown slugs are absent. */
+  /**
+   * Active segments among `slugs`, each held (its lock shared, see SEGMENT_LOCKS) for the rest of
+   * the transaction; unknown slugs are absent. Read after the locks: a segment deleted while this
+   * waited is not active any more.
+   */
   async resolveActive(manager: EntityManager, slugs: readonly string[]): Promise<Map<string, SegmentRef>> {
     if (slugs.length === 0) return new Map();
+    await queryRows(manager, HOLD_SEGMENTS, [slugs]);
     const rows = await queryRows<SegmentRef>(manager, RESOLVE_ACTIVE, [slugs]);
     return new Map(rows.map((row) => [row.slug, row]));
   }
 
-  /** The active segment with this id, locked like resolveActive; null once deleted. */
+  /** The active segment with this id, held like resolveActive; null once deleted. */
   async resolveActiveById(manager: EntityManager, id: number): Promise<SegmentRef | null> {
+    const [segment] = await queryRows<{ slug: string }>(manager, SLUG_OF, [id]);
+    if (!segment) return null;
+    await queryRows(manager, HOLD_SEGMENTS, [[segment.slug]]);
     const [row] = await queryRows<SegmentRef>(manager, RESOLVE_ACTIVE_ID, [id]);
     return row ?? null;
   }
 
-  /** Active segments with a positive auto_percent, locked like resolveActive. */
+  /** Active segments with a positive auto_percent, held like resolveActive (read again after the locks). */
   async lockAutoSegments(manager: EntityManager): Promise<AutoSegment[]> {
-    const rows = await queryRows<SegmentRef & { autoPercent: number }>(manager, LOCK_AUTO);
+    const candidates = await queryRows<SegmentRef>(manager, AUTO_SEGMENTS);
+    if (candidates.length === 0) return [];
+    await queryRows(manager, HOLD_SEGMENTS, [candidates.map((segment) => segment.slug)]);
+    const rows = await queryRows<SegmentRef & { autoPercent: number }>(manager, AUTO_SEGMENTS);
     return rows.map((row) => ({ id: row.id, slug: row.slug, threshold: thresholdOf(row.autoPercent) }));
   }
 
-  /** The rollout of an active segment, locked for one chunk; null once the segment is deleted. */
+  /**
+   * The rollout of an active segment for one chunk: chunks of the rollout take turns, and the
+   * segment is held like resolveActive (the chunk changes memberships); null once it is deleted.
+   */
   async lockRollout(manager: EntityManager, segmentId: number): Promise<RolloutRow | null> {
-    const [row] = await queryRows<Omit<RolloutRow, 'threshold'> & { autoPercent: number | null }>(manager, LOCK_ROLLOUT, [segmentId]);
+    await queryRows(manager, LOCK_JOB, [ROLLOUT_LOCKS, segmentId]);
+    const [segment] = await queryRows<{ slug: string }>(manager, SLUG_OF, [segmentId]);
+    if (!segment) return null;
+    await queryRows(manager, HOLD_SEGMENTS, [[segment.slug]]);
+    const [row] = await queryRows<Omit<RolloutRow, 'threshold'> & { autoPercent: number | null }>(manager, ROLLOUT, [segmentId]);
     if (!row) return null;
     const { autoPercent, ...rollout } = row;
     return { ...rollout, threshold: thresholdOf(autoPercent) };
@@ -169,9 +205,10 @@ export class SegmentsRepository {
     await queryRows(this.dataSource.manager, FAIL_ROLLOUT, [segmentId, version, error.slice(0, 1000)]);
   }
 
-  /** The deleted, not yet purged segment, locked for one purge batch; null when there is nothing to purge. */
+  /** The deleted, not yet purged segment for one purge batch (batches of it take turns); null when there is nothing to purge. */
   async lockPurge(manager: EntityManager, segmentId: number): Promise<DeletedSegment | null> {
-    const [row] = await queryRows<DeletedSegment>(manager, LOCK_PURGE, [segmentId]);
+    await queryRows(manager, LOCK_JOB, [PURGE_LOCKS, segmentId]);
+    const [row] = await queryRows<DeletedSegment>(manager, PURGING, [segmentId]);
     return row ?? null;
   }
 

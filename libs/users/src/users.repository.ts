@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Deployment, lockRows, queryRows, TableStatistics } from '#libs/database';
+import { MAX_USER_ID } from './user.js';
 import type { EntityManager } from 'typeorm';
 
 /**
@@ -39,15 +40,9 @@ const COUNT = 'SELECT count(*) AS count FROM users';
 
 const NEXT_ALLOCATED = `SELECT nextval('users_allocated_id_seq') AS id`;
 
-/**
- * The first id at or after $1 that no user has (the sequence meets a run of caller-chosen ids):
- * the gap after the first registered id, walking the primary key; null when none is left below the maximum.
- */
-const FIRST_FREE_FROM = `
-  SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM users WHERE id = $1) THEN $1::bigint ELSE (
-    SELECT u.id + 1 FROM users u
-    WHERE u.id >= $1 AND u.id < 9007199254740991 AND NOT EXISTS (SELECT 1 FROM users n WHERE n.id = u.id + 1)
-    ORDER BY u.id LIMIT 1) END AS id`;
+/** Registered ids from $1 up, in order: where the allocator looks for a gap. */
+const IDS_FROM = 'SELECT id FROM users WHERE id >= $1 ORDER BY id LIMIT $2';
+const GAP_PAGE = 1_000;
 
 const MOVE_ALLOCATOR = `SELECT setval('users_allocated_id_seq', $1, false)`;
 
@@ -121,9 +116,21 @@ export class UsersRepository {
     return row!.id;
   }
 
+  /**
+   * The first id at or after `userId` that no user has (the allocator met a run of caller-chosen
+   * ids), walking registered ids page by page; null when none is left up to the largest id. (A
+   * self-join on id + 1 found it in one statement; a table spread over shards cannot join so.)
+   */
   async firstFreeFrom(manager: EntityManager, userId: number): Promise<number | null> {
-    const [row] = await queryRows<{ id: number | null }>(manager, FIRST_FREE_FROM, [userId]);
-    return row!.id;
+    let expected = userId;
+    for (;;) {
+      const ids = (await queryRows<{ id: number }>(manager, IDS_FROM, [expected, GAP_PAGE])).map((row) => row.id);
+      for (const id of ids) {
+        if (id !== expected) return expected;
+        expected++;
+      }
+      if (ids.length < GAP_PAGE) return expected <= MAX_USER_ID ? expected : null;
+    }
   }
 
   /** The allocator's next id becomes `userId`. */
