@@ -180,6 +180,8 @@ describe('membership history', () => {
   });
 
   describe('partitions', () => {
+    /** The partition a row is in (on Citus, tableoid names a shard of it: partition_<shard id>). */
+    const tableOf = (tableoid: string) => tableoid.replace(/_\d+$/, '');
     const partitionOf = async (occurredAt: string) => {
       await t.db.query(
         `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, occurred_at) VALUES (300, 1, 'P', 'add', 'manual', $1)`,
@@ -189,7 +191,7 @@ describe('membership history', () => {
         `SELECT tableoid::regclass::text AS partition FROM membership_history WHERE user_id = 300 AND occurred_at = $1`,
         [occurredAt],
       );
-      return rows[0].partition as string;
+      return tableOf(rows[0].partition as string);
     };
 
     it('has the partitions from last month to three months ahead after start', async () => {
@@ -207,7 +209,7 @@ describe('membership history', () => {
       const { rows } = await t.db.query(
         `SELECT tableoid::regclass::text AS partition FROM membership_history WHERE occurred_at = '2031-02-10T12:00:00Z'`,
       );
-      expect(rows).toEqual([{ partition: 'membership_history_y2031m02' }]);
+      expect(rows.map((row) => tableOf(row.partition as string))).toEqual(['membership_history_y2031m02']);
       expect(await partitionOf('2031-04-30T23:59:59.999Z')).toBe('membership_history_y2031m04');
       expect(await partitionOf('2031-05-01T00:00:00Z')).toBe('membership_history_default');
     });

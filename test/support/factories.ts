@@ -49,11 +49,27 @@ export function factories(db: pg.Pool) {
      * much into the past, as if everything had happened earlier.
      */
     async elapse(userId: number, seconds: number): Promise<void> {
-      await db.query(`UPDATE memberships SET expires_at = expires_at - $2 * interval '1 second' WHERE user_id = $1`, [userId, seconds]);
-      await db.query(`UPDATE membership_history SET occurred_at = occurred_at - $2 * interval '1 second' WHERE user_id = $1`, [
+      // Row by row with the instants computed here: Citus refuses timestamptz arithmetic on a column in an UPDATE.
+      const shift = (instant: Date) => new Date(instant.getTime() - seconds * 1000);
+      for (const row of await rows<{ segment_id: number; expires_at: Date }>(
+        'SELECT segment_id, expires_at FROM memberships WHERE user_id = $1 AND expires_at IS NOT NULL',
+        [userId],
+      )) {
+        await db.query('UPDATE memberships SET expires_at = $3 WHERE user_id = $1 AND segment_id = $2', [
+          userId,
+          row.segment_id,
+          shift(row.expires_at),
+        ]);
+      }
+      for (const row of await rows<{ id: string; occurred_at: Date }>('SELECT id, occurred_at FROM membership_history WHERE user_id = $1', [
         userId,
-        seconds,
-      ]);
+      ])) {
+        await db.query('UPDATE membership_history SET occurred_at = $3 WHERE user_id = $1 AND id = $2', [
+          userId,
+          row.id,
+          shift(row.occurred_at),
+        ]);
+      }
     },
     /** Member user ids of a segment, ascending. */
     async members(segmentId: number, source?: 'manual' | 'auto'): Promise<number[]> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { queryRows } from '#libs/database';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, IsNull, Repository } from 'typeorm';
 import { ApiToken } from './api-token.entity.js';
 import type { NewApiToken } from './tokens.types.js';
 
@@ -38,8 +38,8 @@ export class TokensRepository {
 
   /** Revokes the token (a second revocation keeps the first instant); false when no token has the id. */
   async revoke(id: string): Promise<boolean> {
-    const result = await this.tokens.update(id, { revokedAt: () => 'coalesce(revoked_at, now())' });
-    return (result.affected ?? 0) > 0;
+    await this.tokens.update({ id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+    return this.tokens.existsBy({ id });
   }
 
   async touch(uses: readonly [string, Date][]): Promise<void> {

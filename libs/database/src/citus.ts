@@ -81,3 +81,13 @@ async function propagateFunctions(manager: EntityManager): Promise<void> {
     if (!propagated) await manager.query('SELECT create_distributed_function($1)', [signature]);
   }
 }
+
+/**
+ * The first statement of a transaction that changes a small (reference) table after statements
+ * over many shards (a job's chunk recording its progress): Citus refuses that change once it has
+ * run the shards in parallel, so such a transaction reaches each node over one connection. On
+ * one PostgreSQL it sets a placeholder nothing reads.
+ */
+export async function oneConnectionPerNode(manager: EntityManager): Promise<void> {
+  await manager.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DATABASE_CONNECT_TIMEOUT_MS, pgPool, queryRows } from '#libs/database';
+import { DATABASE_CONNECT_TIMEOUT_MS, oneConnectionPerNode, pgPool, queryRows } from '#libs/database';
 import pg from 'pg';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
@@ -250,6 +250,8 @@ export class HistoryRepository {
 
   /** Locks the relay's state for the rest of the transaction; null when another relay holds it. */
   async lockRelay(manager: EntityManager): Promise<RelayState | null> {
+    // A pass records its batch in the relay's (reference) row after statements over every shard.
+    await oneConnectionPerNode(manager);
     const [row] = await queryRows<RelayState>(manager, LOCK_RELAY);
     return row ?? null;
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { pgPool, queryRows } from '#libs/database';
+import { oneConnectionPerNode, pgPool, queryRows } from '#libs/database';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
@@ -103,8 +103,10 @@ export class ImportsRepository {
     return this.imports.findOne({ where: { id }, relations: { segment: true }, withDeleted: true });
   }
 
-  /** The running import, locked for one chunk: chunks of one import take turns. */
-  lockRunning(manager: EntityManager, id: string): Promise<Import | null> {
+  /** The running import, locked for one chunk (its transaction's first statement): chunks of one import take turns. */
+  async lockRunning(manager: EntityManager, id: string): Promise<Import | null> {
+    // A chunk records its progress in the (reference) imports table after statements over every shard.
+    await oneConnectionPerNode(manager);
     return manager.getRepository(Import).findOne({ where: { id, state: 'running' }, lock: { mode: 'pessimistic_write' } });
   }
 

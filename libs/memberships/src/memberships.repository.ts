@@ -150,10 +150,15 @@ const DELETE_EXPIRED = `
   WHERE m.user_id = ANY($1::bigint[]) AND ${expired('m')} AND s.id = m.segment_id AND ${activeSegment('s')}
   RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", s.slug, m.expires_at AS "expiresAt", true AS expired`;
 
+/** Up to $2 memberships of a deleted segment, removed; expiry is judged outside the DELETE (Citus refuses now() in RETURNING). */
 const PURGE_BATCH = `
-  DELETE FROM memberships m
-  WHERE m.segment_id = $1 AND m.user_id IN (SELECT user_id FROM memberships WHERE segment_id = $1 ORDER BY user_id LIMIT $2)
-  RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", m.expires_at AS "expiresAt", coalesce(${expired('m')}, false) AS expired`;
+  WITH removed AS (
+    DELETE FROM memberships m
+    WHERE m.segment_id = $1 AND m.user_id IN (SELECT user_id FROM memberships WHERE segment_id = $1 ORDER BY user_id LIMIT $2)
+    RETURNING m.user_id, m.segment_id, m.expires_at
+  )
+  SELECT r.user_id AS "userId", r.segment_id AS "segmentId", r.expires_at AS "expiresAt", coalesce(${expired('r')}, false) AS expired
+  FROM removed r`;
 
 /** The database clock, from which time-to-live expiries count. */
 const NOW = 'SELECT clock_timestamp() AS now';

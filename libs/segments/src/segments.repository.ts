@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { queryRows, TableStatistics } from '#libs/database';
+import { oneConnectionPerNode, queryRows, TableStatistics } from '#libs/database';
 import { DataSource, MoreThan, Repository, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { thresholdOf } from './bucket.js';
@@ -187,6 +187,8 @@ export class SegmentsRepository {
    * segment is held like resolveActive (the chunk changes memberships); null once it is deleted.
    */
   async lockRollout(manager: EntityManager, segmentId: number): Promise<RolloutRow | null> {
+    // A chunk records its progress in the (reference) segments table after statements over every shard.
+    await oneConnectionPerNode(manager);
     await queryRows(manager, LOCK_JOB, [ROLLOUT_LOCKS, segmentId]);
     const [segment] = await queryRows<{ slug: string }>(manager, SLUG_OF, [segmentId]);
     if (!segment) return null;
@@ -207,6 +209,8 @@ export class SegmentsRepository {
 
   /** The deleted, not yet purged segment for one purge batch (batches of it take turns); null when there is nothing to purge. */
   async lockPurge(manager: EntityManager, segmentId: number): Promise<DeletedSegment | null> {
+    // The last batch marks the segment purged after statements over every shard.
+    await oneConnectionPerNode(manager);
     await queryRows(manager, LOCK_JOB, [PURGE_LOCKS, segmentId]);
     const [row] = await queryRows<DeletedSegment>(manager, PURGING, [segmentId]);
     return row ?? null;
