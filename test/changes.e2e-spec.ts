@@ -148,7 +148,8 @@ describe('change feed', () => {
     await consumer;
     consumed.push(...(await drain(cursor)).items);
 
-    expect(sent).toBeGreaterThan(200);
+    // Enough writes to overlap each other, the consumer and the rollouts (a Citus cluster on two cores writes the fewest).
+    expect(sent).toBeGreaterThan(50);
     const cursors = consumed.map((change) => change.cursor);
     expect(new Set(cursors).size, 'no change twice').toBe(cursors.length);
     const { rows } = await t.db.query('SELECT count(*)::int AS n FROM membership_history');

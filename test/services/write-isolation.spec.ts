@@ -51,10 +51,7 @@ describe('writes never wait for strangers (service level)', () => {
     const campaign = memberships.changeSegmentMembers('CAMPAIGN', { add: CAMPAIGN_USERS, remove: [] }, CALLER);
     campaign.catch(() => undefined);
     await eventually(
-      async () =>
-        (await s.make.count(
-          `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%segment_opt_outs%'`,
-        )) === 1,
+      async () => (await s.make.lockWaits('%segment_opt_outs%')) === 1,
       10_000,
       'the campaign to wait for the locked opt-out, holding its users',
     );

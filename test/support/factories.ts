@@ -14,6 +14,9 @@ export interface HistoryRow {
  */
 export function factories(db: pg.Pool) {
   const rows = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows as T[];
+  /** Whether the database is on a Citus cluster (npm run test:citus). */
+  const citus = async () =>
+    (await rows<{ citus: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`))[0]!.citus;
   return {
     /**
      * A segment; returns its id. With auto_percent its rollout (version 1) is `done`, or
@@ -87,6 +90,23 @@ export function factories(db: pg.Pool) {
       );
     },
     count: async (sql: string, params: unknown[] = []) => Number((await rows<{ count: string }>(sql, params))[0]!.count),
+    /** The planner's row estimate of `table` (on a Citus cluster, the sum over its shards). */
+    async estimatedRows(table: string): Promise<number> {
+      if (!(await citus()))
+        return Number((await rows<{ n: number }>('SELECT reltuples AS n FROM pg_class WHERE oid = $1::regclass', [table]))[0]!.n);
+      const shards = await rows<{ result: string }>(
+        `SELECT result FROM run_command_on_shards($1, $$SELECT reltuples FROM pg_class WHERE oid = '%s'::regclass$$)`,
+        [table],
+      );
+      return shards.reduce((sum, shard) => sum + Math.max(0, Number(shard.result)), 0);
+    },
+    /** Statements like `statement` waiting for a lock in this database (on a Citus cluster, on any of its nodes). */
+    async lockWaits(statement: string): Promise<number> {
+      const sql = (await citus())
+        ? 'SELECT count(*) FROM citus_lock_waits WHERE blocked_statement LIKE $1'
+        : `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`;
+      return Number((await rows<{ count: string }>(sql, [statement]))[0]!.count);
+    },
   };
 }
 

@@ -2,6 +2,15 @@ import type { AppConfig } from '#libs/config';
 import type { DataSourceOptions } from 'typeorm';
 import { migrations } from './migrations/index.js';
 
+/**
+ * Session settings for a Citus cluster (on one PostgreSQL they are placeholders nothing reads):
+ * - multi-shard statements do not take turns on every shard they touch (enable_deadlock_prevention
+ *   on made every batch of requests spanning shards wait for every other, and for every campaign,
+ *   and deadlocked with the row locks those hold; the cluster's deadlock detector covers the rest);
+ * - a SET LOCAL reaches the nodes (a registration's lock timeout, see UsersRepository).
+ */
+const CITUS_SESSION = '-c citus.enable_deadlock_prevention=off -c citus.propagate_set_commands=local';
+
 /** How long opening a connection may take before the request fails as "database unavailable". */
 export const DATABASE_CONNECT_TIMEOUT_MS = 2000;
 
@@ -16,6 +25,7 @@ export function dataSourceOptions(config: Pick<AppConfig, 'DATABASE_URL' | 'DATA
     // A request during a database outage fails fast (503) instead of waiting for a connection forever.
     connectTimeoutMS: DATABASE_CONNECT_TIMEOUT_MS,
     applicationName: 'segmentation-service',
+    extra: { options: CITUS_SESSION },
     migrations,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',

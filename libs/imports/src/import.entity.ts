@@ -21,8 +21,9 @@ export class Import {
   @Column({ name: 'segment_id', type: 'integer' })
   segmentId: number;
 
-  @ManyToOne(() => Segment)
-  @JoinColumn({ name: 'segment_id', foreignKeyConstraintName: 'imports_segment_id_fkey' })
+  /** No foreign key (see the migration ImportsWithoutSegmentKey). */
+  @ManyToOne(() => Segment, { createForeignKeyConstraints: false })
+  @JoinColumn({ name: 'segment_id' })
   segment?: Segment;
 
   @Column({ type: 'varchar', length: 7 })

@@ -22,11 +22,10 @@ const REGISTRATION_WAIT = '50ms';
 
 /**
  * Around a registration that must not wait: a savepoint to return to, and a lock timeout for
- * the statement. The timeout is sent to every node of a Citus cluster too (a SET LOCAL is
- * propagated only when citus.propagate_set_commands says so; on plain PostgreSQL that setting
- * is an inert placeholder).
+ * the statement (on a Citus cluster it reaches every node: see the session settings in
+ * dataSourceOptions).
  */
-const BEGIN_NO_WAIT = `SAVEPOINT register_users; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL lock_timeout = '${REGISTRATION_WAIT}'`;
+const BEGIN_NO_WAIT = `SAVEPOINT register_users; SET LOCAL lock_timeout = '${REGISTRATION_WAIT}'`;
 const END_NO_WAIT = 'SET LOCAL lock_timeout = DEFAULT; RELEASE SAVEPOINT register_users';
 const UNDO_NO_WAIT = 'ROLLBACK TO SAVEPOINT register_users';
 

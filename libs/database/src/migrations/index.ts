@@ -11,6 +11,7 @@ import { MembershipsCoveringKey1765100000000 } from './1765100000000-memberships
 import { ChangeFeedRelay1765200000000 } from './1765200000000-change-feed-relay.js';
 import { UserLocksWithoutWaiting1765300000000 } from './1765300000000-user-locks-without-waiting.js';
 import { ImportRowsKey1765400000000 } from './1765400000000-import-rows-key.js';
+import { ImportsWithoutSegmentKey1765500000000 } from './1765500000000-imports-without-segment-key.js';
 
 /** Every migration, oldest first. Listed explicitly so the same list works from source and from dist. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   ChangeFeedRelay1765200000000,
   UserLocksWithoutWaiting1765300000000,
   ImportRowsKey1765400000000,
+  ImportsWithoutSegmentKey1765500000000,
 ];
