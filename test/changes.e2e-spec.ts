@@ -146,6 +146,16 @@ describe('change feed', () => {
     await eventually(async () => (await t.http().get('/segments/FEED_D').expect(200)).body.rollout.state === 'done');
     writing = false;
     await consumer;
+    // The relay publishes each change shortly after its commit: read the rest once it has published them all.
+    await eventually(
+      async () =>
+        (
+          await t.db.query(
+            `SELECT NOT EXISTS (SELECT 1 FROM membership_history WHERE feed_batch IS NULL)
+                    AND (SELECT published_batch = stamped_batch FROM change_feed_relay) AS published`,
+          )
+        ).rows[0].published,
+    );
     consumed.push(...(await drain(cursor)).items);
 
     // Enough writes to overlap each other, the consumer and the rollouts (a Citus cluster on two cores writes the fewest).
