@@ -76,7 +76,7 @@ export async function serviceMaintenanceDone(url: string): Promise<void> {
     until(async () => {
       const { rows } = await db.query(
         `SELECT (SELECT count(*)::int FROM pg_stat_activity
-                 WHERE datname = current_database() AND query ILIKE 'VACUUM%' AND state = 'active') AS running,
+                 WHERE datname = current_database() AND (query ILIKE 'VACUUM%' OR query ILIKE 'ANALYZE%') AND state = 'active') AS running,
                 EXISTS (SELECT 1 FROM membership_history WHERE feed_batch IS NULL) AS unpublished`,
       );
       return rows[0].running === 0 && !rows[0].unpublished;

@@ -1,6 +1,8 @@
 import { HistoryModule, HistoryPartitionsService } from '#libs/history';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createCitusDatabase, dropCitusDatabase, enableCitus } from './support/citus-cluster.js';
+import { migrate, randomSuffix } from './support/database.js';
 import { createServiceSuite, type ServiceSuite } from './support/services.js';
 
 /**
@@ -72,5 +74,47 @@ describe('on a Citus cluster', () => {
       ),
     ).toBe(1);
     expect(await tasks(`SELECT id FROM users WHERE id = 42 FOR NO KEY UPDATE SKIP LOCKED`)).toBe(1);
+  });
+
+  it('moves a database that already holds data onto the cluster: the next migration run distributes it, rows and all', async () => {
+    const nodes = inject('citusNodes');
+    const name = `seg_test_move_${randomSuffix()}`;
+    const url = await createCitusDatabase(nodes, name, { coordinatorLater: true });
+    const moved = new pg.Pool({ connectionString: url, max: 2 });
+    try {
+      // A running deployment on one PostgreSQL: its schema and rows.
+      await migrate(url);
+      await moved.query(`INSERT INTO segments (slug) VALUES ('MOVED')`);
+      await moved.query('INSERT INTO users (id) SELECT generate_series(1, 20000)');
+      await moved.query(`INSERT INTO memberships (user_id, segment_id, source) SELECT id, 1, 'manual' FROM users WHERE id % 2 = 0`);
+      await moved.query(
+        `INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at, feed_batch)
+         SELECT user_id, 1, 'MOVED', 'add', 'manual', 'test', now(), 0 FROM memberships`,
+      );
+      const counts = async () =>
+        (
+          await moved.query(
+            `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM memberships)::int AS memberships,
+                    (SELECT count(*) FROM membership_history)::int AS history`,
+          )
+        ).rows[0];
+      const before = await counts();
+
+      // The operator creates the extension and adds the nodes; the service's next start migrates.
+      await enableCitus(nodes, name);
+      await migrate(url);
+      const distributed = await moved.query<{ table: string }>(`SELECT logicalrelid::regclass::text AS table FROM pg_dist_partition`);
+      expect(distributed.rows.map((row) => row.table)).toEqual(
+        expect.arrayContaining(['users', 'memberships', 'membership_history', 'segments']),
+      );
+      expect(await counts()).toEqual(before);
+      expect(before).toEqual({ users: 20000, memberships: 10000, history: 10000 });
+      // Run again, it changes nothing.
+      await migrate(url);
+      expect(await counts()).toEqual(before);
+    } finally {
+      await moved.end();
+      await dropCitusDatabase(nodes, name);
+    }
   });
 });

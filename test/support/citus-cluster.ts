@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { serverUrl } from './database.js';
-import { postgresBin, PrivatePostgres } from './private-servers.js';
+import { postgresBin, PrivatePostgres, serverUrl } from './private-servers.js';
 
 /** What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit across nodes. */
 const CITUS_SETTINGS = { shared_preload_libraries: 'citus', max_prepared_transactions: '200', wal_level: 'logical' };
@@ -20,22 +19,33 @@ const run = async (url: string, ...statements: string[]) => {
 /**
  * Creates `name` on every node of a cluster (`nodes`: server URLs, the coordinator first) with
  * the extension, and registers the nodes in it (Citus does not propagate CREATE DATABASE);
- * returns the coordinator's URL of it.
+ * returns the coordinator's URL of it. With `coordinatorLater`, the coordinator's database is
+ * a plain PostgreSQL one until enableCitus (a deployment moving onto the cluster).
  */
-export async function createCitusDatabase(nodes: readonly string[], name: string): Promise<string> {
+export async function createCitusDatabase(
+  nodes: readonly string[],
+  name: string,
+  options: { coordinatorLater?: boolean } = {},
+): Promise<string> {
   await Promise.all(
-    nodes.map(async (node) => {
+    nodes.map(async (node, index) => {
       await run(node, `CREATE DATABASE ${name}`);
-      await run(serverUrl(node, name), 'CREATE EXTENSION citus');
+      if (index > 0 || !options.coordinatorLater) await run(serverUrl(node, name), 'CREATE EXTENSION citus');
     }),
   );
+  if (!options.coordinatorLater) await enableCitus(nodes, name);
+  return serverUrl(nodes[0]!, name);
+}
+
+/** What an operator does on the coordinator's database to put it on the cluster: the extension, and where the nodes are. */
+export async function enableCitus(nodes: readonly string[], name: string): Promise<void> {
   const port = (url: string) => new URL(url).port;
   await run(
     serverUrl(nodes[0]!, name),
+    'CREATE EXTENSION IF NOT EXISTS citus',
     `SELECT citus_set_coordinator_host('127.0.0.1', ${port(nodes[0]!)})`,
     ...nodes.slice(1).map((worker) => `SELECT citus_add_node('127.0.0.1', ${port(worker)})`),
   );
-  return serverUrl(nodes[0]!, name);
 }
 
 export async function dropCitusDatabase(nodes: readonly string[], name: string): Promise<void> {

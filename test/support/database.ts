@@ -6,16 +6,10 @@ import { dataSourceOptions, runMigrations } from '#libs/database';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from '../../apps/api/src/data-source.js';
 import { createCitusDatabase, dropCitusDatabase } from './citus-cluster.js';
+import { serverUrl } from './private-servers.js';
 
 export function randomSuffix(): string {
   return randomBytes(5).toString('hex');
-}
-
-/** The same server as `url`, with another database. */
-export function serverUrl(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 export interface SuiteDatabase {

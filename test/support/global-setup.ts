@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrate, randomSuffix, serverUrl } from './database.js';
+import { migrate, randomSuffix } from './database.js';
+import { serverUrl } from './private-servers.js';
 import { findTestServices } from './services-discovery.js';
 
 declare module 'vitest' {

@@ -7,6 +7,13 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** The same server as `url`, with another database. */
+export function serverUrl(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
+import { TableStatistics } from '#libs/database';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { HistoryRepository } from './history.repository.js';
@@ -34,6 +35,7 @@ export class ChangeFeedRelay implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly history: HistoryRepository,
+    private readonly statistics: TableStatistics,
     private readonly config: AppConfig,
   ) {}
 
@@ -56,7 +58,10 @@ export class ChangeFeedRelay implements OnApplicationBootstrap, OnApplicationShu
       const state = await this.history.lockRelay(manager);
       if (!state || state.stampedBatch > state.publishedBatch) return 0;
       await this.history.holdPartitions(manager);
-      return this.history.stamp(manager, state.stampedBatch + 1, RELAY_BATCH_MAX);
+      const stamped = await this.history.stamp(manager, state.stampedBatch + 1, RELAY_BATCH_MAX);
+      // Batches move the feed's index: its statistics follow them (see TableStatistics).
+      this.statistics.changed(manager, 'membership_history', stamped);
+      return stamped;
     });
     await this.publish();
     return stamped;
