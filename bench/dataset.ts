@@ -36,12 +36,17 @@ export async function createDatabase(server: string, database: string): Promise<
     await admin.query(`CREATE DATABASE ${database}`);
   });
   const url = databaseUrl(server, database);
+  migrate(url);
+  return url;
+}
+
+/** The service's own migrations (on a Citus cluster they distribute the schema too). */
+export function migrate(url: string): void {
   execFileSync(process.execPath, ['dist/apps/api/src/migrate.cli.js'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: url },
     stdio: 'ignore',
   });
-  return url;
 }
 
 /** Runs `work` on a connection of its own to `url`, closed afterwards. */

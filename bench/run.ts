@@ -5,6 +5,7 @@ import { createDatabase, fillDataset, FULL, QUICK, serviceMaintenanceDone } from
 import { createBenchToken, serviceEnv, startApi, startWorker, type Service } from './processes.js';
 import { compatGet, get, patch } from './scenarios/hot-paths.js';
 import { bulkMembers, csvImport, lookup } from './scenarios/campaigns.js';
+import { citus } from './scenarios/citus.js';
 import { feedDelivery, feedRead } from './scenarios/feed.js';
 import { apiFilled } from './scenarios/filled.js';
 import { duringCampaigns } from './scenarios/interference.js';
@@ -15,7 +16,7 @@ import { printTable, type Row } from './table.js';
 /**
  * `npm run bench [-- <name>…] [--quick]`: the performance targets (README, How it scales), each figure beside a baseline
  * measured in the same run. Names: get, compat, patch, filled (both hot paths on an API-filled data set), history (csv), rollout, delete,
- * expiry, bulk, members, import, lookup, during-campaigns, feed-read, feed-stream; groups: hot, jobs, campaigns, feed. --quick uses a small data set and short loads (CI runs it
+ * expiry, bulk, members, import, lookup, during-campaigns, feed-read, feed-stream, citus; groups: hot, jobs, campaigns, feed. --quick uses a small data set and short loads (CI runs it
  * to keep the harness working; its figures are not the targets' conditions).
  */
 const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
@@ -34,6 +35,7 @@ const SCENARIOS: Record<string, (context: BenchContext) => Promise<Row[]>> = {
   rollout,
   delete: deletion,
   expiry,
+  citus,
 };
 const GROUPS: Record<string, string[]> = {
   hot: ['get', 'compat', 'patch', 'filled'],

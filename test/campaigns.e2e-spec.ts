@@ -168,7 +168,7 @@ describe('campaigns', () => {
         { operation: 'remove', reason: 'manual', n: 50_000 },
         { operation: 'remove', reason: 'ttl', n: 50_000 },
       ]);
-    }, 30_000);
+    }, 60_000);
   });
 
   describe('POST /users/segments/lookup', () => {

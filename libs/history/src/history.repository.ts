@@ -11,12 +11,19 @@ import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './
 /** Changes per history INSERT statement. */
 const INSERT_SLICE = 10_000;
 
-/** A transaction's changes, set-based; `occurred_at` defaults to the database clock at the moment of writing. */
+/**
+ * A transaction's changes, set-based, read through their users (`u.id = ANY`): on a Citus
+ * cluster the statement then runs on their shards, not through the coordinator. Entries get
+ * their ids in the order they were recorded. Instants are values (see insert): a function here
+ * would run on the shards' nodes, whose clocks are not the one that orders history.
+ */
 const INSERT = `
   INSERT INTO membership_history (user_id, segment_id, segment_slug, operation, reason, actor, occurred_at)
-  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, c.actor, coalesce(c.occurred_at, clock_timestamp())
-  FROM unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[])
-    AS c (user_id, segment_id, slug, operation, reason, actor, occurred_at)`;
+  SELECT c.user_id, c.segment_id, c.slug, c.operation, c.reason, c.actor, c.occurred_at
+  FROM users u JOIN unnest($1::bigint[], $2::int[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[])
+    WITH ORDINALITY AS c (user_id, segment_id, slug, operation, reason, actor, occurred_at, position)
+    ON c.user_id = u.id AND u.id = ANY($1::bigint[])
+  ORDER BY c.position`;
 
 /**
  * The columns of an entry (see toEntry). The instant comes as epoch milliseconds (exact:
@@ -144,6 +151,8 @@ export class HistoryRepository {
    * 100 000-change campaign held the event loop for other requests.
    */
   async insert(manager: EntityManager, changes: readonly MembershipChange[]): Promise<void> {
+    // A change without an instant took effect now: the database clock, read once for all of them.
+    const now = changes.some((change) => change.occurredAt === undefined) ? await this.clock(manager) : undefined;
     for (let start = 0; start < changes.length; start += INSERT_SLICE) {
       const slice = changes.slice(start, start + INSERT_SLICE);
       await queryRows(manager, INSERT, [
@@ -153,14 +162,18 @@ export class HistoryRepository {
         slice.map((change) => change.operation),
         slice.map((change) => change.reason),
         slice.map((change) => change.actor),
-        slice.map((change) => change.occurredAt ?? null),
+        slice.map((change) => change.occurredAt ?? now),
       ]);
     }
   }
 
   /** The database clock, which stamps history: instants that order or filter history come from it, never from a process. */
-  async now(): Promise<Date> {
-    const [row] = await queryRows<{ now: Date }>(this.dataSource.manager, NOW);
+  now(): Promise<Date> {
+    return this.clock(this.dataSource.manager);
+  }
+
+  private async clock(manager: EntityManager): Promise<Date> {
+    const [row] = await queryRows<{ now: Date }>(manager, NOW);
     return row!.now;
   }
 

@@ -50,30 +50,44 @@ const SEGMENT_MEMBERS = `
 const COUNT_MEMBERS = `SELECT count(*) AS count FROM memberships m WHERE m.segment_id = $1 AND ${live('m')}`;
 
 /**
+ * The rows of (user, segment) pairs given as two arrays, read through their users: a statement
+ * so written names the users it touches (`u.id = ANY`), which on a Citus cluster sends it to
+ * their shards only and lets it run there (a list alone was pulled through the coordinator, or
+ * sent to every shard). `position` keeps the order they were given in.
+ */
+const pairs = (users: string, segments: string, values = '') =>
+  `users u JOIN unnest(${users}, ${segments}${values ? `, ${values}` : ''}) WITH ORDINALITY
+     AS p (user_id, segment_id${values ? ', value' : ''}, position)
+     ON p.user_id = u.id AND u.id = ANY(${users})`;
+
+/**
  * The first step of a change: its removals (recording opt-outs), and for the other (user,
  * segment) pairs it touches (its adds), the end of their opt-outs and the removal of their
  * expired memberships, which no sweep has removed yet. The two membership deletes are of
  * disjoint keys: the second, filtered by expiry, is found through the expiry index and never
  * probes or scans for every key of a 100 000-user change (one DELETE with `removing OR expired`
  * hash-joined all of `memberships`). The opt-in is here rather than beside the upsert that
- * follows: Citus refuses an INSERT … SELECT led by a data-modifying CTE.
+ * follows: Citus refuses an INSERT … SELECT led by a data-modifying CTE. Every delete names its
+ * users (`user_id = ANY`), which keeps it to their shards on a cluster.
  */
 const REMOVE_AND_OPT_OUT = `
   WITH opt_out AS (
-    INSERT INTO segment_opt_outs (user_id, segment_id) SELECT * FROM unnest($1::bigint[], $2::int[]) ON CONFLICT DO NOTHING
+    INSERT INTO segment_opt_outs (user_id, segment_id)
+    SELECT p.user_id, p.segment_id FROM ${pairs('$1::bigint[]', '$2::int[]')}
+    ON CONFLICT DO NOTHING
   ),
   opt_in AS (
     DELETE FROM segment_opt_outs o USING unnest($3::bigint[], $4::int[]) AS a (user_id, segment_id)
-    WHERE o.user_id = a.user_id AND o.segment_id = a.segment_id
+    WHERE o.user_id = a.user_id AND o.segment_id = a.segment_id AND o.user_id = ANY($3::bigint[])
   ),
   removed AS (
     DELETE FROM memberships m USING unnest($1::bigint[], $2::int[]) AS r (user_id, segment_id)
-    WHERE m.user_id = r.user_id AND m.segment_id = r.segment_id
+    WHERE m.user_id = r.user_id AND m.segment_id = r.segment_id AND m.user_id = ANY($1::bigint[])
     RETURNING m.user_id, m.segment_id, m.expires_at
   ),
   lapsed AS (
     DELETE FROM memberships m USING unnest($3::bigint[], $4::int[]) AS t (user_id, segment_id)
-    WHERE m.user_id = t.user_id AND m.segment_id = t.segment_id AND ${expired('m')}
+    WHERE m.user_id = t.user_id AND m.segment_id = t.segment_id AND m.user_id = ANY($3::bigint[]) AND ${expired('m')}
     RETURNING m.user_id, m.segment_id, m.expires_at
   )
   SELECT x.user_id AS "userId", x.segment_id AS "segmentId", x.expires_at AS "expiresAt", coalesce(${expired('x')}, false) AS expired
@@ -86,8 +100,9 @@ const REMOVE_AND_OPT_OUT = `
  */
 const UPSERT_MANUAL = `
   INSERT INTO memberships (user_id, segment_id, source, expires_at)
-  SELECT a.user_id, a.segment_id, 'manual', a.expires_at
-  FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS a (user_id, segment_id, expires_at)
+  SELECT p.user_id, p.segment_id, 'manual', p.value
+  FROM ${pairs('$1::bigint[]', '$2::int[]', '$3::timestamptz[]')}
+  ORDER BY p.position
   ON CONFLICT (user_id, segment_id) DO UPDATE
     SET expires_at = EXCLUDED.expires_at, source = EXCLUDED.source
     WHERE memberships.expires_at IS DISTINCT FROM EXCLUDED.expires_at OR memberships.source <> EXCLUDED.source
@@ -97,8 +112,8 @@ const UPSERT_MANUAL = `
 const ASSIGN_AUTO = `
   INSERT INTO memberships (user_id, segment_id, source)
   SELECT u.id, s.id, 'auto'
-  FROM unnest($1::bigint[]) AS u (id) CROSS JOIN unnest($2::int[], $3::int[]) AS s (id, threshold)
-  WHERE ${eligible('u.id', 's.id', 's.threshold', 'o.user_id = ANY($1::bigint[])')}
+  FROM users u CROSS JOIN unnest($2::int[], $3::int[]) AS s (id, threshold)
+  WHERE u.id = ANY($1::bigint[]) AND ${eligible('u.id', 's.id', 's.threshold', 'o.user_id = ANY($1::bigint[])')}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId", segment_id AS "segmentId"`;
 
@@ -128,8 +143,8 @@ const LOCK_ROLLOUT_CANDIDATES = lockRows({
  */
 const ROLLOUT_ADD = `
   INSERT INTO memberships (user_id, segment_id, source)
-  SELECT u.id, $1, 'auto' FROM unnest($2::bigint[]) AS u (id)
-  WHERE ${eligible('u.id', '$1::int', '$3', 'o.segment_id = $1 AND o.user_id = ANY($2::bigint[])')}
+  SELECT u.id, $1, 'auto' FROM users u
+  WHERE u.id = ANY($2::bigint[]) AND ${eligible('u.id', '$1::int', '$3', 'o.segment_id = $1 AND o.user_id = ANY($2::bigint[])')}
   ON CONFLICT DO NOTHING
   RETURNING user_id AS "userId"`;
 
