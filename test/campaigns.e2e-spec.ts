@@ -277,6 +277,22 @@ describe('campaigns', () => {
     });
 
     it('needs an admin token, and a 404 for an unknown import', async () => {
+      const started = await importFile('OTHER', 'add', '1\n');
+      const writer = (
+        await t
+          .http()
+          .post('/tokens')
+          .send({ name: 'import-writer', scopes: ['write'] })
+          .expect(201)
+      ).body.token as string;
+      const asWriter = (request: ReturnType<ReturnType<TestApp['http']>['get']>) => request.set('authorization', `Bearer ${writer}`);
+      expectProblem(await asWriter(t.http().get(`/imports/${started.body.id}`)), 403, '/problems/forbidden');
+      expectProblem(
+        await asWriter(t.http().post('/segments/OTHER/imports').query({ mode: 'add' }).set('content-type', 'text/csv').send('2\n')),
+        403,
+        '/problems/forbidden',
+      );
+      expectProblem(await t.http().get(`/imports/${started.body.id}`).unset('authorization'), 401, '/problems/unauthenticated');
       expectProblem(await t.http().get('/imports/00000000-0000-4000-8000-000000000000'), 404, '/problems/not-found');
       expectProblem(await t.http().get('/imports/not-a-uuid'), 400, '/problems/validation-error');
     });

@@ -102,7 +102,8 @@ describe('membership history', () => {
       const slug = ['VOICE', 'DISCOUNT_30', 'DISCOUNT_50'][index % 3]!;
       return index % 2 === 0 ? { add: [slug] } : { remove: [slug] };
     });
-    await Promise.all(ops.map((op) => t.http().patch('/users/105/segments').send(op)));
+    const responses = await Promise.all(ops.map((op) => t.http().patch('/users/105/segments').send(op)));
+    expect(responses.map((response) => response.status)).toEqual(ops.map(() => 200));
     const replayed = new Set<string>();
     for (const row of await historyOf(105)) {
       if (row.operation === 'add') {

@@ -63,3 +63,13 @@ function arrayLiteral(value: unknown): unknown {
 export async function pingDatabase(manager: EntityManager): Promise<void> {
   await queryRows(manager, 'SELECT 1');
 }
+
+/**
+ * For a transaction whose statements carry thousands of ids (a bulk change, a job's chunk): each
+ * statement is planned for the ids it gets, not from the plan a connection cached for the few ids
+ * of a batch of requests. A cached plan that guessed a few rows joined 10 000 listed pairs with
+ * 10 000 rows in a nested loop (a minute for one statement).
+ */
+export async function planEachStatement(manager: EntityManager): Promise<void> {
+  await manager.query('SET LOCAL plan_cache_mode = force_custom_plan');
+}

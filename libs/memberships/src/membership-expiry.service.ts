@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
+import { planEachStatement } from '#libs/database';
 import { UsersService } from '#libs/users';
 import { DataSource } from 'typeorm';
 import { MembershipsRepository } from './memberships.repository.js';
@@ -33,6 +34,7 @@ export class MembershipExpiryService {
 
   private batch(): Promise<{ removed: number; candidates: number }> {
     return this.dataSource.transaction(async (manager) => {
+      await planEachStatement(manager);
       const due = await this.memberships.dueUsers(manager, this.config.JOB_BATCH_SIZE);
       if (due.length === 0) return { removed: 0, candidates: 0 };
       // Users a request is changing right now are skipped, not waited for: no sweep ever

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
 import { SegmentsRepository } from '#libs/segments';
-import { retryOnDeadlock } from '#libs/database';
+import { planEachStatement, retryOnDeadlock } from '#libs/database';
 import { UsersService } from '#libs/users';
 import { DataSource } from 'typeorm';
 import { MembershipsRepository } from './memberships.repository.js';
@@ -42,6 +42,7 @@ export class MembershipRolloutService {
     return retryOnDeadlock(() =>
       this.dataSource.transaction(async (manager) => {
         const rollout = await this.segments.lockRollout(manager, segmentId);
+        await planEachStatement(manager);
         if (!rollout || rollout.version !== version || (rollout.state !== 'pending' && rollout.state !== 'running')) return 'stale';
         const total = rollout.state === 'pending' ? await this.users.count(manager) : undefined;
         const chunk = await this.users.chunk(manager, rollout.cursor, this.config.JOB_BATCH_SIZE);

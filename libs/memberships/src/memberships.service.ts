@@ -10,7 +10,7 @@ import {
   UnknownSegmentsError,
   type Caller,
 } from '#libs/common';
-import { retryOnDeadlock } from '#libs/database';
+import { planEachStatement, retryOnDeadlock } from '#libs/database';
 import { AppConfig } from '#libs/config';
 import { AUTOMATIC_ACTOR } from '#libs/history';
 import { SegmentsRepository } from '#libs/segments';
@@ -190,6 +190,7 @@ export class MembershipsService {
   /** Registers the ids that are new, giving each the automatic segments its buckets qualify for. */
   async registerUsers(userIds: number[]): Promise<RegistrationResult> {
     const created = await this.dataSource.transaction(async (manager) => {
+      await planEachStatement(manager);
       const ids = await this.users.register(manager, userIds);
       await this.memberships.assignAuto(manager, ids, await this.segments.lockAutoSegments(manager));
       return ids;
@@ -244,6 +245,7 @@ export class MembershipsService {
    * `requests` read the users' resulting segments back.
    */
   private async write(manager: EntityManager, writes: UserWrite[], kind: WriteKind): Promise<(UserWriteOutcome | typeof RETRY_LATER)[]> {
+    if (kind === 'bulk') await planEachStatement(manager);
     const changes = writes.filter((write) => write.change);
     // Bulk writes share change objects (see memberWrites): each distinct one is looked at once.
     const distinct = [...new Set(changes.map((write) => write.change!))];
