@@ -7,7 +7,7 @@ import { CitusCluster, createCitusDatabase } from '../support/citus-cluster.js';
 import { PrivateRedis, sleep } from '../support/private-servers.js';
 import { allInvariants } from './checks.js';
 import { startCluster, type Cluster } from './cluster.js';
-import { Load, type Expectation } from './load.js';
+import { expectOnlyDocumentedServerErrors, Load, type Expectation } from './load.js';
 
 const USERS = 5_000;
 const SLUGS = ['C_A', 'C_B', 'C_C', 'C_D'];
@@ -102,9 +102,8 @@ describe('faults on a Citus cluster', () => {
       if (Date.now() - started > 120_000) throw new Error('the rollout did not finish after the outage');
     }
     expect(await allInvariants(db, expectations)).toEqual([]);
-    expect(stats.failed['500'] ?? 0, 'requests answered 500').toBe(0);
+    expectOnlyDocumentedServerErrors(stats);
     expect(stats.failed['503'] ?? 0, 'requests during the outage answered 503').toBeGreaterThan(0);
-    expect([...stats.serverProblems]).toEqual(['503 /problems/database-unavailable (Retry-After)']);
     expect(stats.slowestFailureMs, 'failures were fast').toBeLessThan(5_000);
     expect(stats.acknowledged).toBeGreaterThan(0);
     expect(recoveryMs).toBeLessThanOrEqual(RECOVERY_LIMIT_MS);

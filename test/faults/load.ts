@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { sleep } from '../support/private-servers.js';
 
 /** What the suite knows of one membership from acknowledged requests: in, out, or unknown (a request whose outcome it never heard). */
@@ -108,4 +109,17 @@ export class Load {
       return 'unknown';
     }
   }
+}
+
+/** The 5xx answers the README documents for a write during a fault: a 503 saying PostgreSQL is away, with Retry-After. */
+const DOCUMENTED_SERVER_ERRORS = new Set(['503 /problems/database-unavailable (Retry-After)']);
+
+/** Fails on any 5xx answer but a documented 503 (a 500, a 502, a 503 of another kind or without Retry-After). */
+export function expectOnlyDocumentedServerErrors(stats: LoadStats): void {
+  const serverStatuses = Object.keys(stats.failed).filter((status) => /^5\d\d$/.test(status) && status !== '503');
+  expect(serverStatuses, 'server errors other than 503').toEqual([]);
+  expect(
+    [...stats.serverProblems].filter((problem) => !DOCUMENTED_SERVER_ERRORS.has(problem)),
+    'undocumented 5xx answers',
+  ).toEqual([]);
 }
