@@ -69,6 +69,7 @@ describe('compose file', () => {
     for (const name of ['api-citus', 'worker-citus']) {
       expect(compose.services[name]!.environment?.DATABASE_URL, name).toMatch(/@citus-coordinator:5432\//);
     }
+    expect(compose.services['citus-coordinator']!.command!.join(' ')).toMatch(/citus\.recover_2pc_interval=\d+s\b/);
     const setup = compose.services['citus-setup']!.command!.join(' ');
     for (const worker of ['citus-worker-1', 'citus-worker-2']) expect(setup).toContain(`citus_add_node('${worker}', 5432)`);
     expect(compose.services['api-citus']!.depends_on).toHaveProperty('citus-setup.condition', 'service_completed_successfully');

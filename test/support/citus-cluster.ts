@@ -3,8 +3,17 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { postgresBin, PrivatePostgres, serverUrl } from './private-servers.js';
 
-/** What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit across nodes. */
-const CITUS_SETTINGS = { shared_preload_libraries: 'citus', max_prepared_transactions: '200', wal_level: 'logical' };
+/**
+ * What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit
+ * across nodes, whose commits a worker missed while it was away the coordinator finishes within
+ * `citus.recover_2pc_interval` (a minute by default; docs/operations.md recommends seconds).
+ */
+const CITUS_SETTINGS = {
+  shared_preload_libraries: 'citus',
+  max_prepared_transactions: '200',
+  wal_level: 'logical',
+  'citus.recover_2pc_interval': '1s',
+};
 
 const run = async (url: string, ...statements: string[]) => {
   const client = new pg.Client({ connectionString: url });
@@ -74,6 +83,25 @@ export class CitusCluster {
   /** Server URLs of the nodes, the coordinator first. */
   get nodes(): string[] {
     return [this.coordinator, ...this.workers].map((node) => node.url());
+  }
+
+  /**
+   * Transactions prepared on a worker and not yet committed there: a worker that was away at
+   * COMMIT PREPARED holds them, durable but invisible, until the coordinator's 2PC recovery.
+   */
+  async preparedOnWorkers(): Promise<number> {
+    const counts = await Promise.all(
+      this.workers.map(async (worker) => {
+        const client = new pg.Client({ connectionString: worker.url() });
+        await client.connect();
+        try {
+          return Number((await client.query('SELECT count(*) AS n FROM pg_prepared_xacts')).rows[0].n);
+        } finally {
+          await client.end();
+        }
+      }),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   async stop(): Promise<void> {
