@@ -333,7 +333,9 @@ describe('faults', () => {
   it('keeps explicit removals that race a running rollout', async () => {
     const row = await scenario('removal racing a rollout', async () => {
       await expectStatus(api('/segments', 'POST', { slug: 'F_AUTO_RACE', auto_percent: 100 }), 201);
-      const removed = Array.from({ length: 1000 }, (_, index) => 5001 + index * 3);
+      // Highest ids first, against the rollout's ascending walk: the first removals come before it
+      // reaches their users, the last ones after it added them.
+      const removed = Array.from({ length: 1000 }, (_, index) => 5001 + index * 3).reverse();
       await inParallel(
         removed.map((userId) => () => expectStatus(api(`/users/${userId}/segments`, 'PATCH', { remove: ['F_AUTO_RACE'] }), 200)),
         16,
@@ -344,7 +346,16 @@ describe('faults', () => {
         [removed],
       );
       expect(Number(back!.n), 'removed users added back by the rollout').toBe(0);
-      return { recoveryMs: 0, note: `${removed.length} removals during the rollout` };
+      // The race happened both ways: users the rollout had added when their removal came, and users it reached after.
+      const [overlap] = await query<{ after: string }>(
+        `SELECT count(DISTINCT h.user_id) AS after FROM membership_history h JOIN segments s ON s.id = h.segment_id
+         WHERE s.slug = 'F_AUTO_RACE' AND h.user_id = ANY($1::bigint[]) AND h.reason = 'auto' AND h.operation = 'add'`,
+        [removed],
+      );
+      expect(Number(overlap!.after), 'removals of users the rollout had added').toBeGreaterThan(0);
+      const before = removed.length - Number(overlap!.after);
+      expect(before, 'removals before the rollout reached their users').toBeGreaterThan(0);
+      return { recoveryMs: 0, note: `${overlap!.after} removals after the rollout added the user, ${before} before it reached them` };
     });
     expectHealthy(row);
   });
@@ -364,6 +375,9 @@ describe('faults', () => {
       await expectStatus(api('/segments/F_DOOMED', 'DELETE'), 204);
       await adds;
       expect(statuses.every((status) => status === 200 || status === 422)).toBe(true);
+      // The deletion landed among the adds: some were applied before it, some refused after.
+      expect(statuses.filter((status) => status === 200).length, 'adds before the deletion').toBeGreaterThan(0);
+      expect(statuses.filter((status) => status === 422).length, 'adds after the deletion').toBeGreaterThan(0);
       return {
         recoveryMs: 0,
         note: `${statuses.filter((status) => status === 200).length} adds before, ${statuses.filter((status) => status === 422).length} after`,

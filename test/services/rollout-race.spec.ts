@@ -1,5 +1,6 @@
 import { MembershipRolloutService, MembershipsModule, MembershipsService } from '#libs/memberships';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
 const CALLER = { actor: 'test-suite' };
@@ -60,4 +61,85 @@ describe('explicit removals racing a rollout (service level)', () => {
       expect(removed.filter((userId) => lastOf.get(userId) === 'add')).toEqual([]);
     },
   );
+});
+
+/** Polls until `count` backends of this database wait for a lock (plain PostgreSQL's view of waits). */
+async function untilWaiting(db: pg.Pool, count: number): Promise<void> {
+  for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if (rows[0].n >= count) return;
+    if (Date.now() - started > 10_000) throw new Error(`fewer than ${count} transactions ever waited for a lock`);
+  }
+}
+
+/**
+ * The same races with their interleavings forced: the test holds a row that one side needs, so
+ * the other side reaches its critical point first, and asserts that both sides did wait. On a
+ * Citus cluster the waits happen on workers, out of this view: the cluster runs the random race.
+ */
+describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rollout chunk, interleavings forced', () => {
+  let s: ServiceSuite;
+  const user = 7;
+
+  beforeAll(async () => {
+    s = await createServiceSuite([MembershipsModule], { JOB_BATCH_SIZE: 50 });
+    await s.make.users(100);
+  });
+  afterAll(async () => s?.close());
+
+  it('a removal committed while the chunk waits for its user is seen by the chunk', async () => {
+    const segmentId = await s.make.segment('FORCED_OPT_OUT', { autoPercent: 100, rollout: 'pending' });
+    // The removal locks its user, then waits on this uncommitted opt-out of the same pair.
+    const holder = await s.db.connect();
+    await holder.query('BEGIN');
+    await holder.query('INSERT INTO segment_opt_outs (user_id, segment_id) VALUES ($1, $2)', [user, segmentId]);
+    const removal = s.get(MembershipsService).changeUserSegments(user, { add: [], remove: ['FORCED_OPT_OUT'] }, CALLER);
+    await untilWaiting(s.db, 1);
+    // The chunk judges the user eligible (no opt-out it can see) and waits for the removal's lock.
+    const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
+    await untilWaiting(s.db, 2);
+    await holder.query('ROLLBACK');
+    holder.release();
+    await removal;
+    expect(await rollout).toBe('done');
+
+    expect(await s.make.members(segmentId), 'the removed user stays out').toEqual(
+      Array.from({ length: 100 }, (_, index) => index + 1).filter((id) => id !== user),
+    );
+    const { rows } = await s.db.query('SELECT operation FROM membership_history WHERE user_id = $1 AND segment_id = $2', [user, segmentId]);
+    expect(rows, 'no change of the removed user, who never was a member').toEqual([]);
+  });
+
+  it('a removal that meets a chunk holding its user removes what the chunk added', async () => {
+    const segmentId = await s.make.segment('FORCED_AFTER', { autoPercent: 100, rollout: 'pending' });
+    // The chunk locks its users, then its insert waits on this uncommitted membership of another user.
+    const holder = await s.db.connect();
+    await holder.query('BEGIN');
+    await holder.query(`INSERT INTO memberships (user_id, segment_id, source) VALUES (40, $1, 'auto')`, [segmentId]);
+    const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
+    await untilWaiting(s.db, 1);
+    let removed = false;
+    const removal = s
+      .get(MembershipsService)
+      .changeUserSegments(user, { add: [], remove: ['FORCED_AFTER'] }, CALLER)
+      .then((result) => ((removed = true), result));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(removed, 'the removal waits for the chunk that holds its user').toBe(false);
+    await holder.query('ROLLBACK');
+    holder.release();
+    await removal;
+    expect(await rollout).toBe('done');
+
+    expect(await s.make.members(segmentId)).not.toContain(user);
+    const { rows } = await s.db.query(
+      'SELECT operation, reason FROM membership_history WHERE user_id = $1 AND segment_id = $2 ORDER BY occurred_at, id',
+      [user, segmentId],
+    );
+    expect(rows).toEqual([
+      { operation: 'add', reason: 'auto' },
+      { operation: 'remove', reason: 'manual' },
+    ]);
+  });
 });

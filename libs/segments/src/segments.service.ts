@@ -62,7 +62,7 @@ export class SegmentsService {
   /**
    * Marks the segment deleted: it disappears from every read at once and its slug is free
    * again; a purge job removes its memberships, logged as removals by the caller. Waits for
-   * membership changes holding the segment (they lock it FOR KEY SHARE), so none of them adds
+   * membership changes holding the segment (they share its lock, see SEGMENT_LOCKS), so none of them adds
    * a member after this returns.
    */
   async delete(slug: string, caller: Caller): Promise<Segment> {
