@@ -23,11 +23,8 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
   afterAll(async () => s?.close());
 
   const lockWaiters = async () =>
-    (
-      await s.db.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      )
-    ).rows[0].n as number;
+    (await s.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))
+      .rows[0].n as number;
 
   const until = async (check: () => Promise<boolean>) => {
     for (const started = Date.now(); !(await check()); await new Promise((resolve) => setTimeout(resolve, 20))) {
@@ -61,6 +58,8 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
       ['remove', 'segment_deleted'],
     ]);
     expect(rows[0].occurred_at.getTime()).toBeLessThanOrEqual(deleted.deletedAt!.getTime());
-    await expect(s.get(MembershipsService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER)).rejects.toThrow(/DOOMED/);
+    await expect(s.get(MembershipsService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER)).rejects.toThrow(
+      /DOOMED/,
+    );
   });
 });
