@@ -106,7 +106,7 @@ async function waitReady(port, api, output) {
   while (Date.now() < deadline) {
     if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}:\n${output.join('')}`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).ok) return;
+      if ((await globalThis.fetch(`http://127.0.0.1:${port}/health/ready`)).ok) return;
     } catch {
       // not listening yet
     }
@@ -151,7 +151,7 @@ function startShell(cwd, port) {
       '  for arg in "$@"; do args+=("${arg//localhost:3000/127.0.0.1:$DOCS_PORT}"); done',
       '  out=$(command curl "${args[@]}"; printf x)',
       '  out=${out%x}',
-      "  printf '%s' \"$out\"",
+      '  printf \'%s\' "$out"',
       "  [[ -z $out || $out == *$'\\n' ]] || echo",
       '}',
       '',
@@ -185,7 +185,8 @@ function examples(lines) {
     let open = close + 1;
     while (open < lines.length && lines[open].trim() === '') open++;
     const lang = /^```(\w+) response\s*$/.exec(lines[open] ?? '')?.[1];
-    if (close === -1 || !lang) throw new Error(`line ${i + 1}: an example needs a closing fence and a \`\`\`<lang> response block after it`);
+    if (close === -1 || !lang)
+      throw new Error(`line ${i + 1}: an example needs a closing fence and a \`\`\`<lang> response block after it`);
     const end = lines.indexOf('```', open + 1);
     found.push({ command: lines.slice(i + 1, close).join('\n'), until, lang, open, end, line: i + 1 });
   }
@@ -201,7 +202,8 @@ async function regenerate(file, shell) {
     const deadline = Date.now() + UNTIL_TIMEOUT_MS;
     let output = await shell.run(block.command);
     while (block.until && !output.includes(block.until)) {
-      if (Date.now() > deadline) throw new Error(`${file}:${block.line}: no "${block.until}" within ${UNTIL_TIMEOUT_MS} ms; last output:\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`${file}:${block.line}: no "${block.until}" within ${UNTIL_TIMEOUT_MS} ms; last output:\n${output}`);
       await sleep(200);
       output = await shell.run(block.command);
     }

@@ -153,7 +153,10 @@ describe('docs', () => {
     expect(headingSlugs('# How it scales\n## Health, logs, metrics\n## `npm run` and C++\n## Same\n## Same')).toEqual(
       new Set(['how-it-scales', 'health-logs-metrics', 'npm-run-and-c', 'same', 'same-1']),
     );
-    expect(relativeLinks('[a](docs/x.md) ![i](docs/i.png) [w](https://x.org) `[c](no.md)`\n```\n[f](no.md)\n```')).toEqual(['docs/x.md', 'docs/i.png']);
+    expect(relativeLinks('[a](docs/x.md) ![i](docs/i.png) [w](https://x.org) `[c](no.md)`\n```\n[f](no.md)\n```')).toEqual([
+      'docs/x.md',
+      'docs/i.png',
+    ]);
     expect(brokenLink('README.md', 'docs/api-guide.md#examples')).toBeUndefined();
     expect(brokenLink('docs/architecture.md', '../libs/segments/src/bucket.ts')).toBeUndefined();
     expect(brokenLink('README.md', 'docs/api-guide.md#no-such-heading')).toMatch(/no heading/);
@@ -169,11 +172,26 @@ describe('docs', () => {
   });
 
   it('finds a symbol only where it is declared (the checker refuses made-up names)', () => {
-    for (const symbol of ['UsersService.nextId', 'HistorySubscriber.record', 'segmentBucket', 'SEGMENT_LOCKS', 'segment_bucket()', 'RequireScope', 'WriteBatcher']) {
+    for (const symbol of [
+      'UsersService.nextId',
+      'HistorySubscriber.record',
+      'segmentBucket',
+      'SEGMENT_LOCKS',
+      'segment_bucket()',
+      'RequireScope',
+      'WriteBatcher',
+    ]) {
       expect(symbolExists(symbol), symbol).toBe(true);
     }
     // UsersService.allocate was in the old README's table; FEED_ORDER_LOCK was removed with the relay.
-    for (const symbol of ['UsersService.allocate', 'FEED_ORDER_LOCK', 'NoSuchService.run', 'UsersService.lockRows', 'segment_bucket_v2()', 'Users Service']) {
+    for (const symbol of [
+      'UsersService.allocate',
+      'FEED_ORDER_LOCK',
+      'NoSuchService.run',
+      'UsersService.lockRows',
+      'segment_bucket_v2()',
+      'Users Service',
+    ]) {
       expect(symbolExists(symbol), symbol).toBe(false);
     }
   });
