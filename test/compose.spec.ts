@@ -35,10 +35,13 @@ function composeCli(): string[] | undefined {
   return undefined;
 }
 
-/** The README's part about the compose stack: from the first command to the Test-it command. */
+/** The README's part about the compose stack: from the Run-it command to the next section. */
 const readmeCompose = (() => {
   const readme = read('README.md');
-  return readme.slice(readme.indexOf('**Run it**'), readme.indexOf('## Examples'));
+  const start = readme.indexOf('**Run it**');
+  const end = readme.indexOf('\n## ', start);
+  if (start === -1 || end === -1) throw new Error('README.md has no "**Run it**" part followed by a section');
+  return readme.slice(start, end);
 })();
 
 /** What can be checked of docker-compose.yml without a Docker engine (`npm run test:compose` checks the rest on one). */
