@@ -1,4 +1,4 @@
-import { MembershipRolloutService, MembershipsModule, MembershipsService } from '#libs/memberships';
+import { MembershipRolloutService, MembershipsModule, MembershipWritesService } from '#libs/memberships';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
@@ -36,7 +36,7 @@ describe('explicit removals racing a rollout (service level)', () => {
       const slug = `RACED_${round}`;
       const segmentId = await s.make.segment(slug, { autoPercent: 100, rollout: 'pending' });
       const removed = Array.from({ length: USERS / 2 }, (_, index) => 2 * index + 1);
-      const memberships = s.get(MembershipsService);
+      const memberships = s.get(MembershipWritesService);
       const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
       await inParallel(
         removed.map((userId) => () => memberships.changeUserSegments(userId, { add: [], remove: [slug] }, CALLER)),

@@ -37,3 +37,17 @@ export interface FeedPosition {
 export interface FeedEntry extends HistoryEntry {
   batch: number;
 }
+
+/** The CSV layouts of a monthly report: `csv` (this service's) and `legacy` (the original service's). */
+export type ReportFormat = 'csv' | 'legacy';
+
+/** One month of history (of one user, or all) as a report reads it. */
+export interface MonthReportQuery {
+  /** First instant of the month (UTC) and of the next one. */
+  from: Date;
+  to: Date;
+  userId?: number;
+  format: ReportFormat;
+  /** Only entries written by this database instant. */
+  writtenBy: Date;
+}
