@@ -1,9 +1,7 @@
+import type { HistoryOperation, HistoryReason } from './history-operation.js';
 import type { MembershipHistoryEntry } from './membership-history.entity.js';
 
-export type HistoryOperation = 'add' | 'remove';
-
-/** Why a membership changed: a caller's request, a percent rollout, its TTL, or its segment's deletion. */
-export type HistoryReason = 'manual' | 'auto' | 'ttl' | 'segment_deleted';
+export type { HistoryOperation, HistoryReason } from './history-operation.js';
 
 /** One real change of one membership, as the write path reports it. */
 export interface MembershipChange {

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems, SlugListFields } from '#libs/http';
+import { ApiProblems, RequireScope, SlugListFields } from '#libs/http';
 import { MembershipReadsService, MembershipRegistrationService, MembershipWritesService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
 import { ReportsService } from '#libs/reports';

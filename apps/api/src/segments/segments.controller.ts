@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { toPage } from '#libs/common';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems } from '#libs/http';
+import { ApiProblems, RequireScope } from '#libs/http';
 import { memberCursorKey, MembershipReadsService, MembershipWritesService } from '#libs/memberships';
 import { segmentCursorKey, SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems } from '#libs/http';
+import { ApiProblems, RequireScope } from '#libs/http';
 import { MembershipReadsService, MembershipRegistrationService, MembershipWritesService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
