@@ -1,5 +1,5 @@
 import { ChangeFeedRelay, ChangeFeedService, feedPositionOf, type FeedEntry, type FeedPosition } from '#libs/history';
-import { MembershipsModule, MembershipsService } from '#libs/memberships';
+import { MembershipsModule, MembershipWritesService } from '#libs/memberships';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
@@ -14,13 +14,13 @@ describe('change-feed relay (service level)', () => {
   let s: ServiceSuite;
   let relay: ChangeFeedRelay;
   let feed: ChangeFeedService;
-  let memberships: MembershipsService;
+  let memberships: MembershipWritesService;
 
   beforeAll(async () => {
     s = await createServiceSuite([MembershipsModule], { FEED_RELAY_INTERVAL_MS: 0 });
     relay = s.get(ChangeFeedRelay);
     feed = s.get(ChangeFeedService);
-    memberships = s.get(MembershipsService);
+    memberships = s.get(MembershipWritesService);
     await s.make.segment('A');
   });
   afterAll(async () => s?.close());

@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RepeatedSlugsError, UnknownSegmentsError } from '#libs/common';
-import { MembershipExpiryService, MembershipsModule, MembershipsService, SegmentPurgeService } from '#libs/memberships';
+import {
+  MembershipExpiryService,
+  MembershipRegistrationService,
+  MembershipsModule,
+  MembershipWritesService,
+  SegmentPurgeService,
+} from '#libs/memberships';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
@@ -10,12 +16,14 @@ const CALLER = { actor: 'test-suite' };
 /** The membership write path and its sibling bulk paths, without HTTP. */
 describe('memberships (service level)', () => {
   let s: ServiceSuite;
-  let memberships: MembershipsService;
+  let memberships: MembershipWritesService;
+  let registration: MembershipRegistrationService;
   let voice: number;
 
   beforeAll(async () => {
     s = await createServiceSuite([MembershipsModule], { JOB_BATCH_SIZE: 3 });
-    memberships = s.get(MembershipsService);
+    memberships = s.get(MembershipWritesService);
+    registration = s.get(MembershipRegistrationService);
     voice = await s.make.segment('VOICE');
     await s.make.segment('DISCOUNT');
   });
@@ -105,7 +113,7 @@ describe('memberships (service level)', () => {
       (await s.db.query('SELECT last_analyze, n_live_tup FROM pg_stat_user_tables WHERE relname = $1', [table])).rows[0];
     expect((await analyzed('users')).last_analyze).toBeNull();
     await s.make.segment('BULK_AUTO', { autoPercent: 50 });
-    await memberships.registerUsers(Array.from({ length: 5000 }, (_, index) => 100_000 + index));
+    await registration.registerUsers(Array.from({ length: 5000 }, (_, index) => 100_000 + index));
     await eventually(
       async () => (await analyzed('users')).last_analyze && (await analyzed('memberships')).last_analyze,
       10_000,
@@ -119,7 +127,7 @@ describe('memberships (service level)', () => {
   it('gives a table a closing pass once its bulk changes stop, even below a tenth of it', async () => {
     const passes = async () =>
       Number((await s.db.query(`SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'users'`)).rows[0].vacuum_count);
-    await memberships.registerUsers(Array.from({ length: 30_000 }, (_, index) => 200_000 + index));
+    await registration.registerUsers(Array.from({ length: 30_000 }, (_, index) => 200_000 + index));
     // The pass the share triggered, and the closing one a second after it.
     const quiet = Date.now() + 10_000;
     let before = await passes();
@@ -129,7 +137,7 @@ describe('memberships (service level)', () => {
       before = await passes();
     }
     // 1 500 users: a bulk change, but a twentieth of the table, so the share alone would wait.
-    await memberships.registerUsers(Array.from({ length: 1_500 }, (_, index) => 300_000 + index));
+    await registration.registerUsers(Array.from({ length: 1_500 }, (_, index) => 300_000 + index));
     await eventually(async () => (await passes()) !== before, 10_000, 'a closing pass on users');
     expect(await passes()).toBe(before + 1);
   });

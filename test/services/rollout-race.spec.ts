@@ -1,4 +1,4 @@
-import { MembershipRolloutService, MembershipsModule, MembershipsService } from '#libs/memberships';
+import { MembershipRolloutService, MembershipsModule, MembershipWritesService } from '#libs/memberships';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
@@ -37,7 +37,7 @@ describe('explicit removals racing a rollout (service level)', () => {
       const slug = `RACED_${round}`;
       const segmentId = await s.make.segment(slug, { autoPercent: 100, rollout: 'pending' });
       const removed = Array.from({ length: USERS / 2 }, (_, index) => 2 * index + 1);
-      const memberships = s.get(MembershipsService);
+      const memberships = s.get(MembershipWritesService);
       const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
       await inParallel(
         removed.map((userId) => () => memberships.changeUserSegments(userId, { add: [], remove: [slug] }, CALLER)),
@@ -95,7 +95,7 @@ describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rol
     const holder = await s.db.connect();
     await holder.query('BEGIN');
     await holder.query('INSERT INTO segment_opt_outs (user_id, segment_id) VALUES ($1, $2)', [user, segmentId]);
-    const removal = s.get(MembershipsService).changeUserSegments(user, { add: [], remove: ['FORCED_OPT_OUT'] }, CALLER);
+    const removal = s.get(MembershipWritesService).changeUserSegments(user, { add: [], remove: ['FORCED_OPT_OUT'] }, CALLER);
     await untilWaiting(s.db, 1);
     // The chunk judges the user eligible (no opt-out it can see) and waits for the removal's lock.
     const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
@@ -122,7 +122,7 @@ describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rol
     await untilWaiting(s.db, 1);
     let removed = false;
     const removal = s
-      .get(MembershipsService)
+      .get(MembershipWritesService)
       .changeUserSegments(user, { add: [], remove: ['FORCED_AFTER'] }, CALLER)
       .then((result) => ((removed = true), result));
     await new Promise((resolve) => setTimeout(resolve, 300));

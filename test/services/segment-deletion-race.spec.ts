@@ -1,4 +1,4 @@
-import { MembershipsModule, MembershipsService, SegmentPurgeService } from '#libs/memberships';
+import { MembershipsModule, MembershipWritesService, SegmentPurgeService } from '#libs/memberships';
 import { SegmentsModule, SegmentsService } from '#libs/segments';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
@@ -38,7 +38,7 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
     const holder = await s.db.connect();
     await holder.query('BEGIN');
     await holder.query(`INSERT INTO memberships (user_id, segment_id, source) VALUES ($1, $2, 'manual')`, [USER, segmentId]);
-    const add = s.get(MembershipsService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER);
+    const add = s.get(MembershipWritesService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER);
     await until(async () => (await lockWaiters()) >= 1);
     const deletion = s.get(SegmentsService).delete('DOOMED', CALLER);
     await until(async () => (await lockWaiters()) >= 2);
@@ -58,7 +58,7 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
       ['remove', 'segment_deleted'],
     ]);
     expect(rows[0].occurred_at.getTime()).toBeLessThanOrEqual(deleted.deletedAt!.getTime());
-    await expect(s.get(MembershipsService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER)).rejects.toThrow(
+    await expect(s.get(MembershipWritesService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER)).rejects.toThrow(
       /DOOMED/,
     );
   });

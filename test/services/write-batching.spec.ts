@@ -1,4 +1,4 @@
-import { MembershipsModule, MembershipsService } from '#libs/memberships';
+import { MembershipRegistrationService, MembershipsModule, MembershipWritesService } from '#libs/memberships';
 import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
@@ -8,11 +8,13 @@ const CALLER = { actor: 'batching-suite' };
 /** Batched membership writes: grouping, per-user order, isolation of a failing write. */
 describe('batched membership writes (service level)', () => {
   let s: ServiceSuite;
-  let memberships: MembershipsService;
+  let memberships: MembershipWritesService;
+  let registration: MembershipRegistrationService;
 
   beforeAll(async () => {
     s = await createServiceSuite([MembershipsModule], { WRITE_BATCH_CONCURRENCY: 1, WRITE_BATCH_MAX_SIZE: 64 });
-    memberships = s.get(MembershipsService);
+    memberships = s.get(MembershipWritesService);
+    registration = s.get(MembershipRegistrationService);
     for (const slug of ['A', 'B', 'C']) await s.make.segment(slug);
   });
   afterAll(async () => s?.close());
@@ -93,9 +95,9 @@ describe('batched membership writes (service level)', () => {
 
   it('registers through the same path: new ids, known ids, allocated ids', async () => {
     const [created, known, allocated] = await Promise.all([
-      memberships.registerUser(5000),
-      memberships.registerUser(3000),
-      memberships.registerNewUser(),
+      registration.registerUser(5000),
+      registration.registerUser(3000),
+      registration.registerNewUser(),
     ]);
     expect([created, known]).toEqual([true, false]);
     expect(await s.make.count('SELECT count(*) FROM users WHERE id = $1', [allocated])).toBe(1);

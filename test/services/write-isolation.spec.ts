@@ -1,4 +1,4 @@
-import { MembershipsModule, MembershipsService } from '#libs/memberships';
+import { MembershipsModule, MembershipWritesService } from '#libs/memberships';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
@@ -25,13 +25,13 @@ const stateOf = (promise: Promise<unknown>) =>
  */
 describe('writes never wait for strangers (service level)', () => {
   let s: ServiceSuite;
-  let memberships: MembershipsService;
+  let memberships: MembershipWritesService;
   let segmentId: number;
 
   beforeAll(async () => {
     // One batch at a time, so that writes submitted together share a batch.
     s = await createServiceSuite([MembershipsModule], { WRITE_BATCH_CONCURRENCY: 1, WRITE_BATCH_MAX_SIZE: 64 });
-    memberships = s.get(MembershipsService);
+    memberships = s.get(MembershipWritesService);
     segmentId = await s.make.segment('CAMPAIGN');
     await s.make.segment('OTHER');
     await s.make.users([...CAMPAIGN_USERS, 5000]);

@@ -12,6 +12,7 @@ import { ReportsModule } from '#libs/reports';
 import { SegmentsModule } from '#libs/segments';
 import { ChangesController } from './changes/changes.controller.js';
 import { CompatController } from './compat/compat.controller.js';
+import { HealthController } from './health/health.controller.js';
 import { HistoryController } from './history/history.controller.js';
 import { ReportsController } from './reports/reports.controller.js';
 import { ImportsController } from './imports/imports.controller.js';
@@ -40,6 +41,7 @@ import { UsersController } from './users/users.controller.js';
     ChangesController,
     TokensController,
     CompatController,
+    HealthController,
   ],
   providers: [
     { provide: APP_FILTER, useClass: ProblemFilter },

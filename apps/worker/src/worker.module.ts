@@ -6,6 +6,7 @@ import { DatabaseModule } from '#libs/database';
 import { ProblemFilter } from '#libs/http';
 import { JobsModule } from '#libs/jobs';
 import { ObservabilityModule } from '#libs/observability';
+import { WorkerHealthController } from './health.controller.js';
 
 /**
  * The background process: the Bull processors and the scheduler, over the same libraries
@@ -14,6 +15,7 @@ import { ObservabilityModule } from '#libs/observability';
  */
 @Module({
   imports: [ConfigModule, DatabaseModule, ObservabilityModule.forRoot('worker'), AuthModule, JobsModule],
+  controllers: [WorkerHealthController],
   providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
 })
 export class WorkerModule {}

@@ -142,3 +142,10 @@ export class DependencyUnavailableError extends DomainError {
     super(`${dependency === 'database' ? 'PostgreSQL' : 'Redis'} is unavailable`, options);
   }
 }
+
+/** The process cannot serve requests: `down` names each dependency check that failed (database, migrations, redis). */
+export class NotReadyError extends DomainError {
+  constructor(readonly down: string[]) {
+    super(`Down: ${down.join(', ')}`);
+  }
+}

@@ -20,6 +20,6 @@ import { HistorySubscriber, membershipChangesProvider } from './history.subscrib
     membershipChangesProvider,
     ...feedMetricProviders,
   ],
-  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, HistoryRepository, ChangeFeedService, ChangeFeedRelay],
+  exports: [HistorySubscriber, HistoryService, HistoryPartitionsService, ChangeFeedService, ChangeFeedRelay],
 })
 export class HistoryModule {}

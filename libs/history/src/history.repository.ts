@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange } from './history.types.js';
+import type { FeedEntry, FeedPosition, HistoryEntry, MembershipChange, MonthReportQuery, ReportFormat } from './history.types.js';
 
 /** Changes per history INSERT statement. */
 const INSERT_SLICE = 10_000;
@@ -56,24 +56,13 @@ const USER_HISTORY = `
   LIMIT $6`;
 
 /** Columns of each report format; every value is computed by PostgreSQL, so Node only forwards bytes. */
-const REPORT_COLUMNS = {
+const REPORT_COLUMNS: Record<ReportFormat, string> = {
   csv: `user_id, segment_slug AS segment, operation,
         to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at, actor`,
   legacy: `user_id, segment_slug, CASE operation WHEN 'add' THEN 'I' ELSE 'D' END AS operation,
            to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS executed_at`,
-} as const;
-const REPORT_OPTIONS = { csv: `FORMAT csv, HEADER, DELIMITER ';'`, legacy: 'FORMAT csv, HEADER' } as const;
-export type ReportFormat = keyof typeof REPORT_COLUMNS;
-
-export interface MonthReportQuery {
-  /** First instant of the month (UTC) and of the next one. */
-  from: Date;
-  to: Date;
-  userId?: number;
-  format: ReportFormat;
-  /** Only entries written by this database instant. */
-  writtenBy: Date;
-}
+};
+const REPORT_OPTIONS: Record<ReportFormat, string> = { csv: `FORMAT csv, HEADER, DELIMITER ';'`, legacy: 'FORMAT csv, HEADER' };
 
 const NOW = 'SELECT clock_timestamp() AS now';
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { cursorInteger, decodeCursor } from '#libs/common';
 import { HistoryRepository } from './history.repository.js';
-import type { HistoryEntry } from './history.types.js';
+import type { HistoryEntry, MonthReportQuery } from './history.types.js';
+import type { Readable } from 'node:stream';
 
 export interface HistoryQuery {
   /** Inclusive lower bound of occurred_at. */
@@ -27,7 +28,7 @@ export function parseHistoryCursor(values: unknown[]): [Date, number] | undefine
   return [instant, entryId];
 }
 
-/** Reads of the membership history. */
+/** Reads of the membership history: a user's pages and monthly reports. */
 @Injectable()
 export class HistoryService {
   constructor(private readonly history: HistoryRepository) {}
@@ -36,5 +37,15 @@ export class HistoryService {
   userHistory(userId: number, query: HistoryQuery): Promise<HistoryEntry[]> {
     const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor, parseHistoryCursor);
     return this.history.userHistory(userId, { from: query.from, to: query.to, before, limit: query.limit + 1 });
+  }
+
+  /** The database clock that stamps history (what a report link's `asOf` is read from). */
+  now(): Promise<Date> {
+    return this.history.now();
+  }
+
+  /** The month's entries as CSV bytes, streamed by PostgreSQL (COPY). */
+  copyMonth(query: MonthReportQuery): Promise<Readable> {
+    return this.history.copyMonth(query);
   }
 }

@@ -1,9 +1,7 @@
+import type { HistoryOperation, HistoryReason } from './history-operation.js';
 import type { MembershipHistoryEntry } from './membership-history.entity.js';
 
-export type HistoryOperation = 'add' | 'remove';
-
-/** Why a membership changed: a caller's request, a percent rollout, its TTL, or its segment's deletion. */
-export type HistoryReason = 'manual' | 'auto' | 'ttl' | 'segment_deleted';
+export type { HistoryOperation, HistoryReason } from './history-operation.js';
 
 /** One real change of one membership, as the write path reports it. */
 export interface MembershipChange {
@@ -36,4 +34,18 @@ export interface FeedPosition {
 /** An entry as the change feed serves it: with the relay batch that published it. */
 export interface FeedEntry extends HistoryEntry {
   batch: number;
+}
+
+/** The CSV layouts of a monthly report: `csv` (this service's) and `legacy` (the original service's). */
+export type ReportFormat = 'csv' | 'legacy';
+
+/** One month of history (of one user, or all) as a report reads it. */
+export interface MonthReportQuery {
+  /** First instant of the month (UTC) and of the next one. */
+  from: Date;
+  to: Date;
+  userId?: number;
+  format: ReportFormat;
+  /** Only entries written by this database instant. */
+  writtenBy: Date;
 }

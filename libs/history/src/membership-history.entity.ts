@@ -1,6 +1,6 @@
 import { DistributedBy, ReferenceTable } from '#libs/database';
 import { Check, Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import type { HistoryOperation, HistoryReason } from './history.types.js';
+import type { HistoryOperation, HistoryReason } from './history-operation.js';
 
 /**
  * One change of one membership (SPEC §6), written in the transaction of the change. The table

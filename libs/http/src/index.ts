@@ -3,6 +3,7 @@ export * from './http-adapter.js';
 export * from './problem.dto.js';
 export * from './problem.filter.js';
 export * from './problem.js';
+export * from './require-scope.decorator.js';
 export * from './slug-list-names.interceptor.js';
 export * from './validation.js';
 export * from './json-body.js';

@@ -10,6 +10,7 @@ import {
   InvalidCursorError,
   InvalidReportLinkError,
   NotFoundError,
+  NotReadyError,
   PayloadTooLargeError,
   RepeatedSlugsError,
   RepeatedUserIdsError,
@@ -38,6 +39,8 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** The protection space of the bearer challenges (RFC 6750). */
 const REALM = 'segmentation';
+
+const INTERNAL_DETAIL = 'The server failed to process the request; it was logged under this request_id.';
 
 /** Longest field name, message or path echoed in a problem: a bad value is quoted, never copied whole. */
 const MAX_ECHO = 200;
@@ -81,77 +84,89 @@ export function toProblem(exception: unknown, slugLists: SlugListNames = SLUG_LI
   if (rejection === 'invalid') return plainProblem(400, 'A value of the request cannot be stored');
   if (rejection === 'conflict')
     return { type: 'conflict', title: 'Conflict', status: 409, detail: 'The request conflicts with stored data' };
-  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
+  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, INTERNAL_DETAIL);
 }
+
+/** How one class of domain error becomes problem details; `at` names a slug's position in the request. */
+type ProblemOf<E extends DomainError> = (error: E, at: (position: SlugPosition) => string) => ProblemDetails;
+type DomainErrorClass<E extends DomainError> = abstract new (...args: never[]) => E;
+interface ProblemMapping<E extends DomainError = DomainError> {
+  error: DomainErrorClass<E>;
+  problem: ProblemOf<E>;
+}
+
+const mapping = <E extends DomainError>(error: DomainErrorClass<E>, problem: ProblemOf<E>): ProblemMapping =>
+  ({ error, problem }) as unknown as ProblemMapping;
+
+/** A problem whose detail is the error's message. */
+const messageProblem = (type: string, title: string, status: number, error: Error, headers?: Record<string, string>): ProblemDetails => ({
+  type,
+  title,
+  status,
+  detail: error.message,
+  ...(headers ? { headers } : {}),
+});
+const fixed =
+  (type: string, title: string, status: number, headers?: Record<string, string>): ProblemOf<DomainError> =>
+  (error) =>
+    messageProblem(type, title, status, error, headers);
+
+const retryLater = { 'retry-after': String(RETRY_AFTER_SECONDS) };
+
+/**
+ * The one table from domain error to problem: type, title, status, detail and the field names
+ * of `errors`. The first class an error is an instance of decides; an error of no class here is
+ * a bare 500.
+ */
+const DOMAIN_PROBLEMS: readonly ProblemMapping[] = [
+  mapping(UnknownSegmentsError, (error, at) => ({
+    type: 'unknown-segments',
+    title: 'Unknown segments',
+    status: 422,
+    detail: `${error.slugs.length} unknown segment${error.slugs.length === 1 ? '' : 's'}; nothing was changed`,
+    errors: error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" does not exist` })),
+  })),
+  mapping(RepeatedSlugsError, (error, at) =>
+    validationProblem(
+      error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" is already listed at ${at(item.first)}` })),
+    ),
+  ),
+  mapping(RepeatedUserIdsError, (error) =>
+    validationProblem(error.userIds.map((item) => ({ field: `remove[${item.index}]`, message: `user ${item.userId} is also in add` }))),
+  ),
+  mapping(InvalidCursorError, (error) =>
+    validationProblem([{ field: error.parameter, message: 'is not a cursor returned by this endpoint' }]),
+  ),
+  mapping(FutureMonthError, (error) => validationProblem([{ field: 'month', message: error.message }])),
+  mapping(UnauthenticatedError, (error) =>
+    messageProblem('unauthenticated', 'Unauthenticated', 401, error, {
+      'www-authenticate': error.reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`,
+    }),
+  ),
+  mapping(ForbiddenError, (error) =>
+    messageProblem('forbidden', 'Forbidden', 403, error, {
+      'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${error.required}"`,
+    }),
+  ),
+  mapping(NotFoundError, fixed('not-found', 'Not found', 404)),
+  mapping(ConflictError, fixed('conflict', 'Conflict', 409)),
+  mapping(CursorExpiredError, fixed('cursor-expired', 'Cursor expired', 410)),
+  mapping(InvalidReportLinkError, fixed('invalid-report-link', 'Invalid report link', 403)),
+  mapping(ReportLinkExpiredError, fixed('report-link-expired', 'Report link expired', 410)),
+  mapping(DependencyUnavailableError, (error) => unavailableProblem(error.dependency)),
+  mapping(PayloadTooLargeError, (error) => plainProblem(413, error.message)),
+  mapping(StreamLimitError, fixed('too-many-streams', 'Too many streams', 503, retryLater)),
+  mapping(IdAllocationError, fixed('id-allocation-failed', 'Could not allocate a user id', 503)),
+  mapping(NotReadyError, (error) => ({
+    ...messageProblem('not-ready', 'Not ready', 503, error, retryLater),
+    errors: error.down.map((name) => ({ field: name, message: 'down' })),
+  })),
+];
 
 function domainProblem(error: DomainError, slugLists: SlugListNames): ProblemDetails {
   const at = (position: SlugPosition) => `${slugLists[position.list]}[${position.index}]`;
-  if (error instanceof UnknownSegmentsError) {
-    return {
-      type: 'unknown-segments',
-      title: 'Unknown segments',
-      status: 422,
-      detail: `${error.slugs.length} unknown segment${error.slugs.length === 1 ? '' : 's'}; nothing was changed`,
-      errors: error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" does not exist` })),
-    };
-  }
-  if (error instanceof RepeatedSlugsError) {
-    return validationProblem(
-      error.slugs.map((item) => ({ field: at(item), message: `segment "${item.slug}" is already listed at ${at(item.first)}` })),
-    );
-  }
-  if (error instanceof RepeatedUserIdsError) {
-    return validationProblem(
-      error.userIds.map((item) => ({ field: `remove[${item.index}]`, message: `user ${item.userId} is also in add` })),
-    );
-  }
-  if (error instanceof InvalidCursorError) {
-    return validationProblem([{ field: error.parameter, message: 'is not a cursor returned by this endpoint' }]);
-  }
-  if (error instanceof FutureMonthError) return validationProblem([{ field: 'month', message: error.message }]);
-  if (error instanceof UnauthenticatedError) {
-    const challenge = error.reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
-    return {
-      type: 'unauthenticated',
-      title: 'Unauthenticated',
-      status: 401,
-      detail: error.message,
-      headers: { 'www-authenticate': challenge },
-    };
-  }
-  if (error instanceof ForbiddenError) {
-    return {
-      type: 'forbidden',
-      title: 'Forbidden',
-      status: 403,
-      detail: error.message,
-      headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${error.required}"` },
-    };
-  }
-  if (error instanceof NotFoundError) return { type: 'not-found', title: 'Not found', status: 404, detail: error.message };
-  if (error instanceof ConflictError) return { type: 'conflict', title: 'Conflict', status: 409, detail: error.message };
-  if (error instanceof CursorExpiredError) return { type: 'cursor-expired', title: 'Cursor expired', status: 410, detail: error.message };
-  if (error instanceof InvalidReportLinkError) {
-    return { type: 'invalid-report-link', title: 'Invalid report link', status: 403, detail: error.message };
-  }
-  if (error instanceof ReportLinkExpiredError) {
-    return { type: 'report-link-expired', title: 'Report link expired', status: 410, detail: error.message };
-  }
-  if (error instanceof DependencyUnavailableError) return unavailableProblem(error.dependency);
-  if (error instanceof PayloadTooLargeError) return plainProblem(413, error.message);
-  if (error instanceof StreamLimitError) {
-    return {
-      type: 'too-many-streams',
-      title: 'Too many streams',
-      status: 503,
-      detail: error.message,
-      headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-    };
-  }
-  if (error instanceof IdAllocationError) {
-    return { type: 'id-allocation-failed', title: 'Could not allocate a user id', status: 503, detail: error.message };
-  }
-  return plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'The server failed to process the request; it was logged under this request_id.');
+  const found = DOMAIN_PROBLEMS.find((entry) => error instanceof entry.error);
+  return found ? found.problem(error, at) : plainProblem(HttpStatus.INTERNAL_SERVER_ERROR, INTERNAL_DETAIL);
 }
 
 /** 503 naming what is down: `/problems/database-unavailable` or `/problems/redis-unavailable`, with Retry-After. */

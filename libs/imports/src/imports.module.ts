@@ -11,6 +11,6 @@ import { importedIdsProvider, ImportsService } from './imports.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Import, ImportRow]), QueueModule, SegmentsModule, MembershipsModule],
   providers: [ImportsService, ImportsRepository, importedIdsProvider],
-  exports: [ImportsService, ImportsRepository],
+  exports: [ImportsService],
 })
 export class ImportsModule {}

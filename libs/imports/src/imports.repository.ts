@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { oneConnectionPerNode, pgPool, queryRows } from '#libs/database';
+import { liveMembership } from '#libs/memberships';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
@@ -23,10 +24,10 @@ const COUNT_STAGED = 'SELECT count(DISTINCT user_id) AS total FROM import_rows W
 const NEXT_STAGED = `
   SELECT DISTINCT user_id AS "userId" FROM import_rows WHERE import_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`;
 
-/** Manual members of the segment that the file does not hold (what `replace` removes). */
+/** Live manual members of the segment that the file does not hold (what `replace` removes). */
 const NEXT_UNLISTED = `
   SELECT m.user_id AS "userId" FROM memberships m
-  WHERE m.segment_id = $2 AND m.source = 'manual' AND m.user_id > $3
+  WHERE m.segment_id = $2 AND m.source = 'manual' AND m.user_id > $3 AND ${liveMembership('m')}
     AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = $1 AND r.user_id = m.user_id)
   ORDER BY m.user_id LIMIT $4`;
 

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { NotFoundError, type Caller } from '#libs/common';
 import { AppConfig } from '#libs/config';
-import { MembershipsService } from '#libs/memberships';
+import { MembershipWritesService } from '#libs/memberships';
 import { JobsProducer } from '#libs/queue';
 import { SegmentsService } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
@@ -39,7 +39,7 @@ export class ImportsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly imports: ImportsRepository,
     private readonly segments: SegmentsService,
-    private readonly memberships: MembershipsService,
+    private readonly memberships: MembershipWritesService,
     private readonly jobs: JobsProducer,
     private readonly config: AppConfig,
     @InjectMetric(IMPORTED_IDS) private readonly applied: Counter,
@@ -103,6 +103,16 @@ export class ImportsService {
   /** Running imports: what the reconciler (re)enqueues. */
   unfinished(): Promise<string[]> {
     return this.imports.unfinished();
+  }
+
+  /** Marks a running import failed once its job used up its attempts; its staged ids are dropped. */
+  fail(importId: string, error: string): Promise<void> {
+    return this.imports.fail(importId, error);
+  }
+
+  /** How many imports are in each state (running, done, failed). */
+  stateCounts(): Promise<{ state: string; count: number }[]> {
+    return this.imports.stateCounts();
   }
 
   private chunk(importId: string): Promise<'continue' | 'finished'> {

@@ -1,5 +1,4 @@
 export * from './import-file.js';
 export * from './import.entity.js';
 export * from './imports.module.js';
-export * from './imports.repository.js';
 export * from './imports.service.js';

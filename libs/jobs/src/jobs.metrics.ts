@@ -2,9 +2,9 @@ import { InjectQueue } from '@nestjs/bull';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { MetricsRefresh } from '#libs/observability';
-import { ImportsRepository } from '#libs/imports';
+import { ImportsService } from '#libs/imports';
 import { QUEUE_NAME } from '#libs/queue';
-import { SegmentsRepository } from '#libs/segments';
+import { SegmentJobsService } from '#libs/segments';
 import type { Job, Queue } from 'bull';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 
@@ -34,7 +34,7 @@ export const jobMetricProviders = [
 export class JobsMetrics implements OnModuleInit {
   constructor(
     @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
-    private readonly segmentsRepository: SegmentsRepository,
+    private readonly segmentJobs: SegmentJobsService,
     private readonly refresh: MetricsRefresh,
     @InjectMetric(QUEUE_JOBS) private readonly queueJobs: Gauge,
     @InjectMetric(JOB_DURATION) private readonly duration: Histogram,
@@ -42,7 +42,7 @@ export class JobsMetrics implements OnModuleInit {
     @InjectMetric(SEGMENTS) private readonly segments: Gauge,
     @InjectMetric(ROLLOUT_PROGRESS) private readonly rollouts: Gauge,
     @InjectMetric(IMPORTS) private readonly imports: Gauge,
-    private readonly importsRepository: ImportsRepository,
+    private readonly importsService: ImportsService,
   ) {}
 
   onModuleInit(): void {
@@ -67,16 +67,16 @@ export class JobsMetrics implements OnModuleInit {
   }
 
   private async refreshSegments(): Promise<void> {
-    const counts = await this.segmentsRepository.stateCounts();
+    const counts = await this.segmentJobs.stateCounts();
     this.segments.set({ state: 'active' }, counts.active);
     this.segments.set({ state: 'purging' }, counts.purging);
-    const rollouts = await this.segmentsRepository.rolloutRatios();
+    const rollouts = await this.segmentJobs.rolloutRatios();
     this.rollouts.reset();
     for (const rollout of rollouts) this.rollouts.set({ segment: rollout.slug }, rollout.ratio);
   }
 
   private async refreshImports(): Promise<void> {
-    const counts = new Map((await this.importsRepository.stateCounts()).map((row) => [row.state, row.count]));
+    const counts = new Map((await this.importsService.stateCounts()).map((row) => [row.state, row.count]));
     for (const state of ['running', 'done', 'failed']) this.imports.set({ state }, counts.get(state) ?? 0);
   }
 }

@@ -2,9 +2,9 @@ import { OnQueueCompleted, OnQueueFailed, Process, Processor } from '@nestjs/bul
 import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { HistoryPartitionsService } from '#libs/history';
 import { MembershipExpiryService, MembershipRolloutService, SegmentPurgeService } from '#libs/memberships';
-import { ImportsRepository, ImportsService } from '#libs/imports';
+import { ImportsService } from '#libs/imports';
 import { JobName, QUEUE_NAME, type ImportJob, type PurgeJob, type RolloutJob } from '#libs/queue';
-import { SegmentsRepository } from '#libs/segments';
+import { SegmentJobsService } from '#libs/segments';
 import type { Job } from 'bull';
 import { JobsMetrics } from './jobs.metrics.js';
 
@@ -23,9 +23,8 @@ export class JobsProcessor implements BeforeApplicationShutdown {
     private readonly purges: SegmentPurgeService,
     private readonly expiry: MembershipExpiryService,
     private readonly partitions: HistoryPartitionsService,
-    private readonly segments: SegmentsRepository,
+    private readonly segments: SegmentJobsService,
     private readonly imports: ImportsService,
-    private readonly importsRepository: ImportsRepository,
     private readonly metrics: JobsMetrics,
   ) {}
 
@@ -80,7 +79,7 @@ export class JobsProcessor implements BeforeApplicationShutdown {
       const { segmentId, version } = job.data as RolloutJob;
       await this.segments.failRollout(segmentId, version, error.message);
     }
-    if (final && job.name === JobName.Import) await this.importsRepository.fail((job.data as ImportJob).importId, error.message);
+    if (final && job.name === JobName.Import) await this.imports.fail((job.data as ImportJob).importId, error.message);
   }
 
   private readonly shouldStop = () => this.stopping;

@@ -3,7 +3,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { AppConfig } from '#libs/config';
 import { JobName, JobsProducer, QUEUE_NAME } from '#libs/queue';
 import { ImportsService } from '#libs/imports';
-import { SegmentsRepository } from '#libs/segments';
+import { SegmentJobsService } from '#libs/segments';
 import type { Queue } from 'bull';
 
 /** Every six hours: partitions ahead and retention. */
@@ -23,7 +23,7 @@ export class JobsScheduler implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @InjectQueue(QUEUE_NAME) private readonly queue: Queue,
     private readonly producer: JobsProducer,
-    private readonly segments: SegmentsRepository,
+    private readonly segments: SegmentJobsService,
     private readonly imports: ImportsService,
     private readonly config: AppConfig,
   ) {}

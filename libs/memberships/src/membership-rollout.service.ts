@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
-import { SegmentsRepository } from '#libs/segments';
+import { SegmentJobsService } from '#libs/segments';
 import { planEachStatement, retryOnDeadlock } from '#libs/database';
 import { UsersService } from '#libs/users';
 import { DataSource } from 'typeorm';
@@ -24,7 +24,7 @@ export type RolloutOutcome = 'done' | 'stale' | 'interrupted';
 export class MembershipRolloutService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly segments: SegmentsRepository,
+    private readonly segments: SegmentJobsService,
     private readonly users: UsersService,
     private readonly memberships: MembershipsRepository,
     private readonly config: AppConfig,

@@ -5,9 +5,11 @@ import { SegmentsModule } from '#libs/segments';
 import { UsersModule } from '#libs/users';
 import { MembershipExpiryService } from './membership-expiry.service.js';
 import { Membership, SegmentOptOut } from './membership.entity.js';
+import { MembershipReadsService } from './membership-reads.service.js';
+import { MembershipRegistrationService } from './membership-registration.service.js';
 import { MembershipRolloutService } from './membership-rollout.service.js';
+import { MembershipWritesService, writeBatchSizeProvider } from './membership-writes.service.js';
 import { MembershipsRepository } from './memberships.repository.js';
-import { MembershipsService, writeBatchSizeProvider } from './memberships.service.js';
 import { SegmentPurgeService } from './segment-purge.service.js';
 
 /**
@@ -18,13 +20,22 @@ import { SegmentPurgeService } from './segment-purge.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([Membership, SegmentOptOut]), UsersModule, SegmentsModule, HistoryModule],
   providers: [
-    MembershipsService,
+    MembershipWritesService,
+    MembershipReadsService,
+    MembershipRegistrationService,
     MembershipsRepository,
     MembershipRolloutService,
     MembershipExpiryService,
     SegmentPurgeService,
     writeBatchSizeProvider,
   ],
-  exports: [MembershipsService, MembershipRolloutService, MembershipExpiryService, SegmentPurgeService],
+  exports: [
+    MembershipWritesService,
+    MembershipReadsService,
+    MembershipRegistrationService,
+    MembershipRolloutService,
+    MembershipExpiryService,
+    SegmentPurgeService,
+  ],
 })
 export class MembershipsModule {}

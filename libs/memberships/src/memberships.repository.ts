@@ -12,11 +12,8 @@ import {
 import { activeSegment, type AutoSegment, type DeletedSegment, type RolloutRow } from '#libs/segments';
 import { DataSource, type EntityManager } from 'typeorm';
 import { removalChange, type RemovedMembership } from './membership.rules.js';
+import { expiredMembership as expired, liveMembership as live } from './membership.sql.js';
 import type { SegmentMember, UserSegment } from './memberships.types.js';
-
-/** The one definition of expiry: a membership is live until its expiry instant, by the database clock. */
-const expired = (m: string) => `(${m}.expires_at <= now())`;
-const live = (m: string) => `NOT coalesce(${expired(m)}, false)`;
 
 /** The percent rule: the user's bucket for the segment is below the threshold (see segment_bucket and thresholdOf). */
 const selected = (user: string, segment: string, threshold: string) => `(segment_bucket(${segment}, ${user}) < ${threshold})`;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig } from '#libs/config';
-import { SegmentsRepository } from '#libs/segments';
+import { SegmentJobsService } from '#libs/segments';
 import { DataSource } from 'typeorm';
 import { MembershipsRepository } from './memberships.repository.js';
 
@@ -16,7 +16,7 @@ import { MembershipsRepository } from './memberships.repository.js';
 export class SegmentPurgeService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly segments: SegmentsRepository,
+    private readonly segments: SegmentJobsService,
     private readonly memberships: MembershipsRepository,
     private readonly config: AppConfig,
   ) {}

@@ -1,3 +1,3 @@
-export * from './health.controller.js';
 export * from './metrics-refresh.js';
 export * from './observability.module.js';
+export * from './readiness.js';

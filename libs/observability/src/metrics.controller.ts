@@ -1,8 +1,8 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
-import { RequireScope } from '#libs/auth';
 import { MetricsRefresh } from './metrics-refresh.js';
+import { RequireScope } from '#libs/http';
 
 /** Prometheus scrape endpoint: refreshes the state gauges, then renders the registry. */
 @ApiExcludeController()

@@ -4,16 +4,16 @@ import { AppConfig } from '#libs/config';
 import { QueueModule } from '#libs/queue';
 import { LoggerModule } from 'nestjs-pino';
 import { DatabaseMetrics, databaseMetricProviders } from './database-metrics.js';
-import { HealthController } from './health.controller.js';
 import { HttpMetrics, httpMetricProviders } from './http-metrics.js';
 import { loggerParams } from './logging.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsRefresh } from './metrics-refresh.js';
+import { Readiness } from './readiness.js';
 import { ShutdownLog } from './shutdown-log.js';
 
 /**
- * Logs, metrics (/metrics) and health (/health/live, /health/ready) of one process; every
- * metric carries a `service` label (api or worker).
+ * Logs, metrics (/metrics) and readiness (served by each app's health controller) of one
+ * process; every metric carries a `service` label (api or worker).
  */
 @Global()
 @Module({})
@@ -31,9 +31,8 @@ export class ObservabilityModule {
         }),
         QueueModule,
       ],
-      controllers: [HealthController],
-      providers: [MetricsRefresh, HttpMetrics, DatabaseMetrics, ShutdownLog, ...httpMetricProviders, ...databaseMetricProviders],
-      exports: [MetricsRefresh],
+      providers: [MetricsRefresh, Readiness, HttpMetrics, DatabaseMetrics, ShutdownLog, ...httpMetricProviders, ...databaseMetricProviders],
+      exports: [MetricsRefresh, Readiness],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { FutureMonthError } from '#libs/common';
-import { HistoryRepository } from '#libs/history';
+import { HistoryService } from '#libs/history';
 import type { Readable } from 'node:stream';
 import { ReportLinks, type ReportRequest, type SignedReport } from './report-links.js';
 
@@ -8,7 +8,7 @@ import { ReportLinks, type ReportRequest, type SignedReport } from './report-lin
 @Injectable()
 export class ReportsService {
   constructor(
-    private readonly history: HistoryRepository,
+    private readonly history: HistoryService,
     private readonly links: ReportLinks,
   ) {}
 

@@ -5,10 +5,8 @@ import { DataSource, MoreThan, Repository, type EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { thresholdOf } from './bucket.js';
 import { Segment } from './segment.entity.js';
+import { activeSegment, purgingSegment } from './segment.sql.js';
 import type { AutoSegment, DeletedSegment, NewSegment, RolloutProgress, RolloutRow, SegmentChange, SegmentRef } from './segment.types.js';
-
-/** The one definition of "the segment is active" (not deleted), for statements that join segments. */
-export const activeSegment = (alias: string) => `${alias}.deleted_at IS NULL`;
 
 /**
  * A segment's lock, taken on the node the service talks to (an advisory lock, keyed by the
@@ -55,7 +53,7 @@ const FAIL_ROLLOUT = `
 /** A deleted segment whose memberships are not all removed yet. */
 const PURGING = `
   SELECT id, slug, coalesce(deleted_by, '') AS "deletedBy" FROM segments
-  WHERE id = $1 AND deleted_at IS NOT NULL AND purged_at IS NULL`;
+  WHERE id = $1 AND ${purgingSegment('segments')}`;
 
 const FINISH_PURGE = 'UPDATE segments SET purged_at = now() WHERE id = $1';
 
@@ -63,11 +61,11 @@ const UNFINISHED_ROLLOUTS = `
   SELECT id AS "segmentId", rollout_version AS version FROM segments
   WHERE rollout_state IN ('pending', 'running') AND ${activeSegment('segments')} ORDER BY id`;
 
-const UNFINISHED_PURGES = 'SELECT id FROM segments WHERE deleted_at IS NOT NULL AND purged_at IS NULL ORDER BY id';
+const UNFINISHED_PURGES = `SELECT id FROM segments WHERE ${purgingSegment('segments')} ORDER BY id`;
 
 const STATE_COUNTS = `
   SELECT count(*) FILTER (WHERE ${activeSegment('segments')}) AS active,
-         count(*) FILTER (WHERE deleted_at IS NOT NULL AND purged_at IS NULL) AS purging
+         count(*) FILTER (WHERE ${purgingSegment('segments')}) AS purging
   FROM segments`;
 
 const ROLLOUT_RATIOS = `

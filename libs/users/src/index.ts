@@ -1,5 +1,4 @@
 export * from './user.entity.js';
 export * from './user.js';
 export * from './users.module.js';
-export * from './users.repository.js';
 export * from './users.service.js';

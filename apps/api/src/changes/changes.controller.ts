@@ -1,9 +1,8 @@
 import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { RequireScope } from '#libs/auth';
 import { AppConfig } from '#libs/config';
 import { ChangeFeedService, feedPositionOf } from '#libs/history';
-import { ApiProblems } from '#libs/http';
+import { ApiProblems, RequireScope } from '#libs/http';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { ChangeDto, ChangePageDto, ChangesQueryDto, ChangesStreamQueryDto } from './dto/change.dto.js';

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems, SlugListFields } from '#libs/http';
-import { MembershipsService } from '#libs/memberships';
+import { ApiProblems, RequireScope, SlugListFields } from '#libs/http';
+import { MembershipReadsService, MembershipRegistrationService, MembershipWritesService } from '#libs/memberships';
 import { AppConfig } from '#libs/config';
 import { ReportsService } from '#libs/reports';
 import { SegmentsService } from '#libs/segments';
@@ -31,7 +31,9 @@ import {
 export class CompatController {
   constructor(
     private readonly segments: SegmentsService,
-    private readonly memberships: MembershipsService,
+    private readonly registration: MembershipRegistrationService,
+    private readonly reads: MembershipReadsService,
+    private readonly writes: MembershipWritesService,
     private readonly reports: ReportsService,
     private readonly config: AppConfig,
   ) {}
@@ -47,7 +49,7 @@ export class CompatController {
   @ApiCreatedResponse({ type: CompatUserIdDto })
   @ApiProblems()
   async createUser(): Promise<CompatUserIdDto> {
-    return { user_id: await this.memberships.registerNewUser() };
+    return { user_id: await this.registration.registerNewUser() };
   }
 
   @Post('segment')
@@ -94,7 +96,7 @@ export class CompatController {
   @ApiProblems(413, 422)
   @SlugListFields({ add: 'add_segments', remove: 'delete_segments' })
   async changeUserSegments(@Body() body: CompatChangeUserSegmentsDto, @CurrentCaller() caller: Caller): Promise<CompatChangeResultDto> {
-    const result = await this.memberships.changeUserSegments(
+    const result = await this.writes.changeUserSegments(
       body.user_id,
       {
         add: (body.add_segments ?? []).map((slug) => ({ slug })),
@@ -118,7 +120,7 @@ export class CompatController {
   @ApiProblems()
   @ApiUserIdParam()
   async userSegments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<CompatUserSegmentsDto> {
-    const segments = await this.memberships.userSegments(userId);
+    const segments = await this.reads.userSegments(userId);
     return { segments: segments.map((segment) => ({ slug: segment.slug })) };
   }
 

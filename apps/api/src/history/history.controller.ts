@@ -1,8 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { toPage } from '#libs/common';
-import { RequireScope } from '#libs/auth';
-import { ApiProblems } from '#libs/http';
+import { ApiProblems, RequireScope } from '#libs/http';
 import { historyCursorKey, HistoryService } from '#libs/history';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import { HistoryEntryDto, HistoryPageDto, HistoryQueryDto } from './dto/history.dto.js';

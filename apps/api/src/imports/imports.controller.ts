@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { AcceptsCsvBody, ApiProblems, CsvBodyPipe } from '#libs/http';
+import { AcceptsCsvBody, ApiProblems, CsvBodyPipe, RequireScope } from '#libs/http';
 import { ImportsService } from '#libs/imports';
 import type { Readable } from 'node:stream';
 import { ApiSlugParam, ParseSlugPipe, ParseUuidPipe } from '../http/params.js';

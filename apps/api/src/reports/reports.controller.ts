@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query, StreamableFile } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { Public, RequireScope } from '#libs/auth';
-import { ApiProblems } from '#libs/http';
+import { Public } from '#libs/auth';
+import { ApiProblems, RequireScope } from '#libs/http';
 import { ReportsService } from '#libs/reports';
 import { ReportLinkDto, ReportQueryDto } from './dto/report.dto.js';
 import { REPORT_DOWNLOAD_PATH, reportUrl } from './report-url.js';

@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { toPage } from '#libs/common';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems } from '#libs/http';
-import { memberCursorKey, MembershipsService } from '#libs/memberships';
+import { ApiProblems, RequireScope } from '#libs/http';
+import { memberCursorKey, MembershipReadsService, MembershipWritesService } from '#libs/memberships';
 import { segmentCursorKey, SegmentsService } from '#libs/segments';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ApiSlugParam, ParseSlugPipe } from '../http/params.js';
@@ -24,7 +24,8 @@ import {
 export class SegmentsController {
   constructor(
     private readonly segments: SegmentsService,
-    private readonly memberships: MembershipsService,
+    private readonly reads: MembershipReadsService,
+    private readonly writes: MembershipWritesService,
   ) {}
 
   @Post()
@@ -66,7 +67,7 @@ export class SegmentsController {
     const segment = await this.segments.getBySlug(slug);
     return {
       ...SegmentDto.from(segment),
-      member_count: await this.memberships.countMembers(segment.id),
+      member_count: await this.reads.countMembers(segment.id),
       rollout: RolloutDto.from(segment),
     };
   }
@@ -117,7 +118,7 @@ export class SegmentsController {
   @ApiSlugParam()
   async members(@Param('slug', ParseSlugPipe) slug: string, @Query() query: PageQueryDto): Promise<SegmentMemberPageDto> {
     const segment = await this.segments.getBySlug(slug);
-    const rows = await this.memberships.segmentMembers(segment.id, query.limit, query.cursor);
+    const rows = await this.reads.segmentMembers(segment.id, query.limit, query.cursor);
     const page = toPage(rows, query.limit, memberCursorKey);
     return { items: page.items.map(SegmentMemberDto.from), next_cursor: page.next_cursor };
   }
@@ -140,7 +141,7 @@ export class SegmentsController {
     @Body() body: ChangeSegmentMembersDto,
     @CurrentCaller() caller: Caller,
   ): Promise<SegmentMembersChangeDto> {
-    return this.memberships.changeSegmentMembers(
+    return this.writes.changeSegmentMembers(
       slug,
       {
         add: body.add ?? [],

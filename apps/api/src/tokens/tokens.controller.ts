@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { RequireScope, tokenCursorKey, TokensService } from '#libs/auth';
+import { tokenCursorKey, TokensService } from '#libs/auth';
 import { toPage } from '#libs/common';
-import { ApiProblems } from '#libs/http';
+import { ApiProblems, RequireScope } from '#libs/http';
 import { PageQueryDto } from '../http/page.dto.js';
 import { ParseUuidPipe } from '../http/params.js';
 import { CreatedTokenDto, CreateTokenDto, TokenDto, TokenPageDto } from './dto/token.dto.js';

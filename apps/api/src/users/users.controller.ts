@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentCaller, RequireScope } from '#libs/auth';
+import { CurrentCaller } from '#libs/auth';
 import type { Caller } from '#libs/common';
-import { ApiProblems } from '#libs/http';
-import { MembershipsService } from '#libs/memberships';
+import { ApiProblems, RequireScope } from '#libs/http';
+import { MembershipReadsService, MembershipRegistrationService, MembershipWritesService } from '#libs/memberships';
 import type { FastifyReply } from 'fastify';
 import { ParseUserIdPipe, ApiUserIdParam } from '../http/params.js';
 import { BulkRegisterUsersDto, ChangeUserSegmentsDto, LookUpUsersDto, RegisterUserDto } from './dto/user-request.dto.js';
@@ -19,7 +19,11 @@ import {
 @ApiTags('users')
 @Controller('users')
 export class UsersController {
-  constructor(private readonly memberships: MembershipsService) {}
+  constructor(
+    private readonly registration: MembershipRegistrationService,
+    private readonly reads: MembershipReadsService,
+    private readonly writes: MembershipWritesService,
+  ) {}
 
   @Post()
   @RequireScope('write')
@@ -32,8 +36,8 @@ export class UsersController {
   @ApiOkResponse({ type: UserIdDto, description: 'Already registered' })
   @ApiProblems()
   async register(@Body() body: RegisterUserDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<UserIdDto> {
-    if (body.user_id === undefined) return { user_id: await this.memberships.registerNewUser() };
-    const created = await this.memberships.registerUser(body.user_id);
+    if (body.user_id === undefined) return { user_id: await this.registration.registerNewUser() };
+    const created = await this.registration.registerUser(body.user_id);
     if (!created) void reply.status(200);
     return { user_id: body.user_id };
   }
@@ -45,7 +49,7 @@ export class UsersController {
   @ApiOkResponse({ type: BulkRegisterResultDto })
   @ApiProblems(413)
   async registerMany(@Body() body: BulkRegisterUsersDto): Promise<BulkRegisterResultDto> {
-    return this.memberships.registerUsers(body.user_ids);
+    return this.registration.registerUsers(body.user_ids);
   }
 
   @Post('segments/lookup')
@@ -59,7 +63,7 @@ export class UsersController {
   @ApiOkResponse({ type: UsersSegmentsDto })
   @ApiProblems()
   async lookUp(@Body() body: LookUpUsersDto): Promise<UsersSegmentsDto> {
-    const found = await this.memberships.lookUp(body.user_ids);
+    const found = await this.reads.lookUp(body.user_ids);
     return { items: found.map(({ userId, segments }) => ({ user_id: userId, segments: segments.map(UserSegmentDto.from) })) };
   }
 
@@ -74,7 +78,7 @@ export class UsersController {
   @ApiProblems()
   @ApiUserIdParam()
   async segments(@Param('user_id', ParseUserIdPipe) userId: number): Promise<UserSegmentsDto> {
-    const segments = await this.memberships.userSegments(userId);
+    const segments = await this.reads.userSegments(userId);
     return { user_id: userId, segments: segments.map(UserSegmentDto.from) };
   }
 
@@ -94,7 +98,7 @@ export class UsersController {
     @Body() body: ChangeUserSegmentsDto,
     @CurrentCaller() caller: Caller,
   ): Promise<ChangeUserSegmentsResultDto> {
-    const result = await this.memberships.changeUserSegments(
+    const result = await this.writes.changeUserSegments(
       userId,
       {
         add: (body.add ?? []).map((item) => ({

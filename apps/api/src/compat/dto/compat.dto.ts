@@ -1,11 +1,11 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
-import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 import { IsPercent, Optional } from '#libs/http';
 import { ArrayMaxSize, IsArray, IsInt, IsString, Matches, Max, Min } from 'class-validator';
 import { AreSlugs } from '../../http/params.js';
 import { MAX_SLUGS_PER_REQUEST } from '../../users/dto/user-request.dto.js';
+import { TtlSeconds } from '../../http/fields.js';
 
 @ApiSchema({ name: 'CompatSlug' })
 export class CompatSlugDto {
@@ -45,17 +45,7 @@ export class CompatChangeUserSegmentsDto {
   @AreSlugs()
   delete_segments?: string[];
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_TTL_SECONDS,
-    example: 86400,
-    description: 'Time-to-live of the added segments, in seconds',
-  })
-  @Optional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TTL_SECONDS)
+  @TtlSeconds({ example: 86400, description: 'Time-to-live of the added segments, in seconds' })
   ttl?: number;
 }
 

@@ -1,8 +1,7 @@
-import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import type { Import } from '#libs/imports';
-import { MAX_TTL_SECONDS } from '#libs/memberships';
-import { Optional, QueryInteger } from '#libs/http';
-import { IsIn, IsInt, Max, Min } from 'class-validator';
+import { IsIn } from 'class-validator';
+import { TtlSeconds } from '../../http/fields.js';
 
 const MODES = ['add', 'remove', 'replace'] as const;
 
@@ -14,18 +13,7 @@ export class ImportQueryDto {
   @IsIn(MODES)
   mode: (typeof MODES)[number];
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_TTL_SECONDS,
-    example: 604800,
-    description: 'The added memberships expire this long after the upload',
-  })
-  @Optional()
-  @QueryInteger()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TTL_SECONDS)
+  @TtlSeconds({ example: 604800, description: 'The added memberships expire this long after the upload', query: true })
   ttl_seconds?: number;
 }
 

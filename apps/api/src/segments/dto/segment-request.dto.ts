@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, OmitType, PartialType, ApiSchema } from '@nestjs/swagger';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
-import { IsAbsentWith, IsInstant, IsPercent, IsTotalAtMost, Optional } from '#libs/http';
-import { MAX_TTL_SECONDS } from '#libs/memberships';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsAbsentWith, IsPercent, IsTotalAtMost, Optional } from '#libs/http';
+import { ArrayMaxSize, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { IsUserIds } from '../../http/params.js';
+import { FutureInstant, TtlSeconds } from '../../http/fields.js';
 
 @ApiSchema({ name: 'CreateSegment' })
 export class CreateSegmentDto {
@@ -60,22 +60,10 @@ export class ChangeSegmentMembersDto {
   @IsTotalAtMost('add', MAX_MEMBER_IDS)
   remove?: number[];
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_TTL_SECONDS,
-    example: 604800,
-    description: 'The adds last this many seconds',
-  })
-  @Optional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TTL_SECONDS)
+  @TtlSeconds({ example: 604800, description: 'The adds last this many seconds' })
   ttl_seconds?: number;
 
-  @ApiPropertyOptional({ format: 'date-time', example: '2030-01-31T12:00:00Z', description: 'The adds last until this instant' })
-  @Optional()
-  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
+  @FutureInstant({ example: '2030-01-31T12:00:00Z', description: 'The adds last until this instant' })
   @IsAbsentWith('ttl_seconds')
   expires_at?: string;
 }

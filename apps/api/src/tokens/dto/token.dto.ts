@@ -1,8 +1,7 @@
-import { ApiProperty, ApiPropertyOptional, ApiSchema, PickType } from '@nestjs/swagger';
+import { ApiProperty, ApiSchema, PickType } from '@nestjs/swagger';
 import { SCOPES, type ApiToken, type Scope } from '#libs/auth';
-import { MAX_TTL_SECONDS } from '#libs/memberships';
-import { IsInstant, Optional } from '#libs/http';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Matches } from 'class-validator';
+import { FutureInstant } from '../../http/fields.js';
 
 @ApiSchema({ name: 'CreateToken' })
 export class CreateTokenDto {
@@ -24,9 +23,7 @@ export class CreateTokenDto {
   @IsIn(SCOPES, { each: true })
   scopes: Scope[];
 
-  @ApiPropertyOptional({ format: 'date-time', example: '2027-06-01T00:00:00Z', description: 'The token stops working at this instant' })
-  @Optional()
-  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
+  @FutureInstant({ example: '2027-06-01T00:00:00Z', description: 'The token stops working at this instant' })
   expires_at?: string;
 }
 

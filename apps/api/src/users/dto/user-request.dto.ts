@@ -1,11 +1,11 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath, ApiSchema } from '@nestjs/swagger';
-import { MAX_TTL_SECONDS } from '#libs/memberships';
 import { SLUG_MAX_LENGTH, SLUG_PATTERN, SLUG_RULE } from '#libs/segments';
 import { MAX_USER_ID } from '#libs/users';
 import { plainToInstance, Transform, Type } from 'class-transformer';
-import { IsAbsentWith, IsInstant, Optional } from '#libs/http';
+import { IsAbsentWith, Optional } from '#libs/http';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
 import { AreSlugs, IsUserIds } from '../../http/params.js';
+import { FutureInstant, TtlSeconds } from '../../http/fields.js';
 
 /** Most slugs one request may add or remove. */
 export const MAX_SLUGS_PER_REQUEST = 1000;
@@ -44,26 +44,10 @@ export class AddSegmentItemDto {
   @Matches(SLUG_PATTERN, { message: SLUG_RULE })
   slug: string;
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_TTL_SECONDS,
-    example: 86400,
-    description: 'Membership lasts this many seconds',
-  })
-  @Optional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TTL_SECONDS)
+  @TtlSeconds({ example: 86400, description: 'Membership lasts this many seconds' })
   ttl_seconds?: number;
 
-  @ApiPropertyOptional({
-    format: 'date-time',
-    example: '2030-01-31T12:00:00Z',
-    description: 'Membership lasts until this instant (at most ten years ahead)',
-  })
-  @Optional()
-  @IsInstant({ futureSeconds: MAX_TTL_SECONDS })
+  @FutureInstant({ example: '2030-01-31T12:00:00Z', description: 'Membership lasts until this instant (at most ten years ahead)' })
   @IsAbsentWith('ttl_seconds')
   expires_at?: string;
 }
@@ -104,17 +88,7 @@ export class ChangeUserSegmentsDto {
   @AreSlugs()
   remove?: string[];
 
-  @ApiPropertyOptional({
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_TTL_SECONDS,
-    example: 3600,
-    description: 'Default time-to-live of the added segments, in seconds',
-  })
-  @Optional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TTL_SECONDS)
+  @TtlSeconds({ example: 3600, description: 'Default time-to-live of the added segments, in seconds' })
   ttl_seconds?: number;
 }
 
