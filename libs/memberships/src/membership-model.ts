@@ -168,19 +168,20 @@ export class MembershipModel {
   }
 
   /**
-   * Adds and removes one segment for many users at once, atomically: an unknown segment is
-   * NotFoundError, a user both added and removed RepeatedUserIdsError naming each (by its
-   * index in `remove`); nothing happens then. Counts the memberships that came and went.
+   * Adds and removes one segment for many users at once, atomically: a user both added and
+   * removed is RepeatedUserIdsError naming each (by its index in `remove`), then an unknown
+   * segment NotFoundError; nothing happens then. Counts the memberships that came and went.
    */
   changeSegmentMembers(
     slug: string,
     change: { add: number[]; remove: number[]; ttlMs?: number; expiresAt?: number },
     actor: string,
   ): { added: number; removed: number } {
-    if (!this.activeSegment(slug)) throw new NotFoundError(`Segment "${slug}"`);
+    // An ambiguous request is refused before the segment is looked up.
     const adding = new Set(change.add);
     const both = change.remove.flatMap((userId, index) => (adding.has(userId) ? [{ userId, index }] : []));
     if (both.length > 0) throw new RepeatedUserIdsError(both);
+    if (!this.activeSegment(slug)) throw new NotFoundError(`Segment "${slug}"`);
     let added = 0;
     let removed = 0;
     for (const userId of [...adding].sort((a, b) => a - b)) {
