@@ -12,9 +12,10 @@ export function mockOf<T>(...methods: (keyof T & string)[]): T & { [K in keyof T
   return Object.fromEntries(methods.map((method) => [method, vi.fn()])) as unknown as T & { [K in keyof T]: Mock };
 }
 
-/** The entity manager a mocked transaction hands to its work (only its identity matters). */
+/** The entity manager a mocked transaction hands to its work: its identity, and the raw statements run on it (e.g. SET LOCAL). */
 export interface FakeManager {
   readonly fake: 'manager';
+  query: Mock;
 }
 
 /**
@@ -22,7 +23,7 @@ export interface FakeManager {
  * `manager` is that manager too); `transaction` is a spy, so a spec can count transactions.
  */
 export function mockDataSource() {
-  const manager: FakeManager = { fake: 'manager' };
+  const manager: FakeManager = { fake: 'manager', query: vi.fn(async () => []) };
   const transaction = vi.fn(async (work: (manager: FakeManager) => unknown) => work(manager));
   return { dataSource: { transaction, manager } as never, transaction, manager };
 }
