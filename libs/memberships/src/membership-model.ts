@@ -216,6 +216,13 @@ export class MembershipModel {
       .sort((a, b) => a - b);
   }
 
+  /** Whether the user's membership of the active segment has expired but is still stored (no sweep or change removed it yet). */
+  lapsed(userId: number, slug: string): boolean {
+    const segment = this.activeSegment(slug);
+    const membership = segment && this.stored(userId, segment.id);
+    return membership !== undefined && !this.live(membership);
+  }
+
   /** Whether the user has opted out of the segment's automatic assignment (an explicit removal). */
   optedOut(userId: number, slug: string): boolean {
     const segment = this.activeSegment(slug);
