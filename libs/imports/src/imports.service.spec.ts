@@ -1,6 +1,6 @@
 import { NotFoundError } from '#libs/common';
 import type { AppConfig } from '#libs/config';
-import type { MembershipsService } from '#libs/memberships';
+import type { MembershipWritesService } from '#libs/memberships';
 import type { JobsProducer } from '#libs/queue';
 import type { SegmentsService } from '#libs/segments';
 import { Readable } from 'node:stream';
@@ -23,7 +23,7 @@ describe(ImportsService.name, () => {
   let db: ReturnType<typeof mockDataSource>;
   let imports: ReturnType<typeof mockOf<ImportsRepository>>;
   let segments: ReturnType<typeof mockOf<SegmentsService>>;
-  let memberships: ReturnType<typeof mockOf<MembershipsService>>;
+  let memberships: ReturnType<typeof mockOf<MembershipWritesService>>;
   let jobs: ReturnType<typeof mockOf<JobsProducer>>;
   let applied: { inc: ReturnType<typeof vi.fn> };
   const client = { fake: 'staging connection' };
@@ -50,7 +50,7 @@ describe(ImportsService.name, () => {
     imports.find.mockImplementation(async (id: string) => ({ id }));
     segments = mockOf<SegmentsService>('getBySlug');
     segments.getBySlug.mockResolvedValue({ id: 3, slug: 'VOICE' });
-    memberships = mockOf<MembershipsService>('changeSegmentMembersIn');
+    memberships = mockOf<MembershipWritesService>('changeSegmentMembersIn');
     memberships.changeSegmentMembersIn.mockResolvedValue({ added: 1, removed: 0 });
     jobs = mockOf<JobsProducer>('import');
     applied = { inc: vi.fn() };

@@ -1,5 +1,5 @@
 import type { AppConfig } from '#libs/config';
-import type { RolloutRow, SegmentsRepository } from '#libs/segments';
+import type { RolloutRow, SegmentJobsService } from '#libs/segments';
 import type { UsersService } from '#libs/users';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { configOf, mockDataSource, mockOf } from '../../../test/support/mocks.js';
@@ -21,13 +21,13 @@ function rollout(values: Partial<RolloutRow> = {}): RolloutRow {
 describe(MembershipRolloutService.name, () => {
   let sut: MembershipRolloutService;
   let db: ReturnType<typeof mockDataSource>;
-  let segments: ReturnType<typeof mockOf<SegmentsRepository>>;
+  let segments: ReturnType<typeof mockOf<SegmentJobsService>>;
   let users: ReturnType<typeof mockOf<UsersService>>;
   let memberships: ReturnType<typeof mockOf<MembershipsRepository>>;
 
   beforeEach(() => {
     db = mockDataSource();
-    segments = mockOf<SegmentsRepository>('lockRollout', 'advanceRollout');
+    segments = mockOf<SegmentJobsService>('lockRollout', 'advanceRollout');
     users = mockOf<UsersService>('count', 'chunk');
     memberships = mockOf<MembershipsRepository>('lockRolloutCandidates', 'applyRollout');
     memberships.lockRolloutCandidates.mockResolvedValue({ add: [], remove: [] });
@@ -162,13 +162,13 @@ describe(MembershipExpiryService.name, () => {
 describe(SegmentPurgeService.name, () => {
   let sut: SegmentPurgeService;
   let db: ReturnType<typeof mockDataSource>;
-  let segments: ReturnType<typeof mockOf<SegmentsRepository>>;
+  let segments: ReturnType<typeof mockOf<SegmentJobsService>>;
   let memberships: ReturnType<typeof mockOf<MembershipsRepository>>;
   const deleted = { id: 4, slug: 'OLD', deletedBy: 'analyst' };
 
   beforeEach(() => {
     db = mockDataSource();
-    segments = mockOf<SegmentsRepository>('lockPurge', 'finishPurge');
+    segments = mockOf<SegmentJobsService>('lockPurge', 'finishPurge');
     memberships = mockOf<MembershipsRepository>('purgeBatch', 'hasMembers', 'deleteOptOuts');
     memberships.hasMembers.mockResolvedValue(false);
     sut = new SegmentPurgeService(db.dataSource, segments, memberships, config);

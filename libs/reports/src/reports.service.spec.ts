@@ -1,5 +1,5 @@
 import { FutureMonthError } from '#libs/common';
-import type { HistoryRepository } from '#libs/history';
+import type { HistoryService } from '#libs/history';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockOf } from '../../../test/support/mocks.js';
 import type { ReportLinks, ReportRequest } from './report-links.js';
@@ -10,11 +10,11 @@ const request = (values: Partial<ReportRequest> = {}): ReportRequest => ({ year:
 
 describe(ReportsService.name, () => {
   let sut: ReportsService;
-  let history: ReturnType<typeof mockOf<HistoryRepository>>;
+  let history: ReturnType<typeof mockOf<HistoryService>>;
   let links: ReturnType<typeof mockOf<ReportLinks>>;
 
   beforeEach(() => {
-    history = mockOf<HistoryRepository>('now', 'copyMonth');
+    history = mockOf<HistoryService>('now', 'copyMonth');
     links = mockOf<ReportLinks>('issue', 'verify');
     history.now.mockResolvedValue(NOW);
     links.issue.mockReturnValue('signed');
