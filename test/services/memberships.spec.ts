@@ -7,6 +7,7 @@ import {
   MembershipWritesService,
   SegmentPurgeService,
 } from '#libs/memberships';
+import { segmentBucket } from '#libs/segments';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/app.js';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
@@ -94,6 +95,29 @@ describe('memberships (service level)', () => {
     expect(await s.get(MembershipExpiryService).sweep()).toBe(5);
     expect(await s.make.members(segment)).toEqual([15]);
     expect((await s.make.history(12)).map((row) => [row.reason, row.occurred_at.getTime()])).toEqual([['ttl', at.getTime()]]);
+  });
+
+  it('gives an automatic segment back the users it selects when their manual membership expires, unless they opted out', async () => {
+    const segment = await s.make.segment('HALF_AUTO', { autoPercent: 50 });
+    const users = Array.from({ length: 40 }, (_, index) => 200 + index);
+    const selected = users.filter((userId) => segmentBucket(segment, userId) < 5000);
+    const optedOut = selected[0]!;
+    const at = new Date(Date.now() - 5000);
+    for (const userId of users.filter((userId) => userId !== optedOut)) await s.make.membership(userId, segment, { expiresAt: at });
+    await s.make.users([optedOut]);
+    await s.db.query('INSERT INTO segment_opt_outs (user_id, segment_id) VALUES ($1, $2)', [optedOut, segment]);
+    expect(selected.length, 'both kinds of user in the sample').toBeGreaterThan(1);
+    expect(selected.length).toBeLessThan(users.length);
+
+    expect(await s.get(MembershipExpiryService).sweep()).toBe(users.length - 1);
+    expect(await s.make.members(segment, 'auto')).toEqual(selected.slice(1));
+    expect(await s.make.members(segment, 'manual')).toEqual([]);
+    expect((await s.make.history(selected[1]!)).map((row) => [row.operation, row.reason])).toEqual([
+      ['remove', 'ttl'],
+      ['add', 'auto'],
+    ]);
+    const unselected = users.find((userId) => !selected.includes(userId))!;
+    expect((await s.make.history(unselected)).map((row) => [row.operation, row.reason])).toEqual([['remove', 'ttl']]);
   });
 
   it('finishes a purge only when no member is left, also when batches of it run concurrently', async () => {

@@ -250,7 +250,10 @@ export class MembershipModel {
     this.now += ms;
   }
 
-  /** The expiry sweep: removes every expired membership of an active segment, logged at its instant; returns how many. */
+  /**
+   * The expiry sweep: removes every expired membership of an active segment, logged at its
+   * instant, and gives automatic segments back the users they select; returns how many it removed.
+   */
   sweep(): number {
     let removed = 0;
     for (const userId of [...this.memberships.keys()].sort((a, b) => a - b)) {
@@ -259,6 +262,10 @@ export class MembershipModel {
         if (segment.deleted || this.live(membership)) continue;
         this.removeStored(userId, segment, membership, 'ttl', EXPIRY_ACTOR);
         removed++;
+        // An automatic segment takes back a user it selects (SPEC §5), unless they opted out.
+        if (segment.threshold > 0 && this.eligible(userId, segment)) {
+          this.store(userId, segment, { source: 'auto', expiresAt: null }, 'auto', AUTOMATIC_ACTOR);
+        }
       }
     }
     return removed;

@@ -162,6 +162,19 @@ const DELETE_EXPIRED = `
   WHERE m.user_id = ANY($1::bigint[]) AND ${expired('m')} AND s.id = m.segment_id AND ${activeSegment('s')}
   RETURNING m.user_id AS "userId", m.segment_id AS "segmentId", s.slug, m.expires_at AS "expiresAt", true AS expired`;
 
+/**
+ * After DELETE_EXPIRED: a user whose expired membership was of an automatic segment that selects
+ * them, and who never opted out, is its automatic member again (SPEC §5: the segment contains
+ * every selected user), as a rollout would make them; a rollout meanwhile saw the row and skipped.
+ */
+const REGRANT_AUTO = `
+  INSERT INTO memberships (user_id, segment_id, source)
+  SELECT p.user_id, p.segment_id, 'auto' FROM ${pairs('$1::bigint[]', '$2::int[]')}
+  JOIN segments s ON s.id = p.segment_id AND ${activeSegment('s')} AND s.auto_percent > 0
+  WHERE ${eligible('p.user_id', 'p.segment_id', '(s.auto_percent * 100)::int', 'o.user_id = ANY($1::bigint[])')}
+  ON CONFLICT DO NOTHING
+  RETURNING user_id AS "userId", segment_id AS "segmentId"`;
+
 /** Up to $2 memberships of a deleted segment, removed; expiry is judged outside the DELETE (Citus refuses now() in RETURNING). */
 const PURGE_BATCH = `
   WITH removed AS (
@@ -335,7 +348,7 @@ export class MembershipsRepository {
     return (await queryRows<{ userId: number }>(manager, DUE_USERS, [limit])).map((row) => row.userId);
   }
 
-  /** Removes the expired memberships of users the caller has locked; returns how many. */
+  /** Removes the expired memberships of users the caller has locked (automatic segments take back the users they select); returns how many. */
   async deleteExpired(manager: EntityManager, userIds: readonly number[]): Promise<number> {
     if (userIds.length === 0) return 0;
     const rows = await queryRows<RemovedMembership & { slug: string }>(manager, DELETE_EXPIRED, [userIds]);
@@ -343,6 +356,13 @@ export class MembershipsRepository {
       manager,
       rows.map((row) => removalChange(row, row.slug, 'ttl', EXPIRY_ACTOR)),
     );
+    if (rows.length > 0) {
+      const regranted = await queryRows<MembershipKey>(manager, REGRANT_AUTO, [
+        rows.map((row) => row.userId),
+        rows.map((row) => row.segmentId),
+      ]);
+      this.recordAdds(manager, regranted, new Map(rows.map((row) => [row.segmentId, row.slug])), 'auto', () => AUTOMATIC_ACTOR);
+    }
     return rows.length;
   }
 
