@@ -42,8 +42,8 @@ describe('generated client', () => {
     expect(json('libs/client/package.json').version).toBe(json('openapi.json').info.version);
   });
 
-  it('has its README usage sample in libs/client/example.ts, which the type check compiles', () => {
+  it('has its API guide usage sample in libs/client/example.ts, which the type check compiles', () => {
     const sample = readFileSync(join(root, 'libs/client/example.ts'), 'utf8');
-    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(sample.trim());
+    expect(readFileSync(join(root, 'docs/api-guide.md'), 'utf8')).toContain(sample.trim());
   });
 });

@@ -57,7 +57,7 @@ describe('Swagger UI', () => {
     const body = JSON.parse(await response.locator('.response-col_description pre.microlight').first().innerText());
     expect(body).toEqual({ user_id: 1000, segments: [{ slug: 'AVITO_VOICE_MESSAGES', expires_at: null, source: 'manual' }] });
 
-    // SWAGGER_SCREENSHOT=docs/swagger-ui.png npm test -- swagger-ui refreshes the README's picture.
+    // SWAGGER_SCREENSHOT=docs/swagger-ui.png npm test -- swagger-ui refreshes the API guide's picture.
     if (process.env.SWAGGER_SCREENSHOT) {
       await operation.scrollIntoViewIfNeeded();
       await page.screenshot({ path: process.env.SWAGGER_SCREENSHOT });
