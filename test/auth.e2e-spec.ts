@@ -316,6 +316,8 @@ describe('audit: the actor of every history entry', () => {
       'add AUDITED manual checkout-service',
       'add AUDITED_AUTO manual checkout-service',
       'remove AUDITED_AUTO ttl ttl',
+      // The automatic segment takes its selected user back once the manual membership lapsed.
+      'add AUDITED_AUTO auto auto',
       'remove AUDITED segment_deleted ops-team',
     ]);
     expect(await history(43)).toEqual(['add AUDITED_AUTO auto auto']);
