@@ -3,17 +3,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { postgresBin, PrivatePostgres, serverUrl } from './private-servers.js';
 
-/**
- * What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit
- * across nodes, whose commits a worker missed while it was away the coordinator finishes within
- * `citus.recover_2pc_interval` (a minute by default; docs/operations.md recommends seconds).
- */
-const CITUS_SETTINGS = {
-  shared_preload_libraries: 'citus',
-  max_prepared_transactions: '200',
-  wal_level: 'logical',
-  'citus.recover_2pc_interval': '1s',
-};
+/** What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit across nodes. */
+const CITUS_SETTINGS = { shared_preload_libraries: 'citus', max_prepared_transactions: '200', wal_level: 'logical' };
 
 const run = async (url: string, ...statements: string[]) => {
   const client = new pg.Client({ connectionString: url });
@@ -69,14 +60,14 @@ export class CitusCluster {
   ) {}
 
   /** Starts the nodes; fails with how to install Citus when the extension is not there. */
-  static async start(): Promise<CitusCluster> {
+  static async start(settings: Record<string, string> = {}): Promise<CitusCluster> {
     if (!existsSync(join(postgresBin(), '..', 'lib', 'citus.so'))) {
       throw new Error(
         'Citus is not installed in this PostgreSQL (no citus.so): install it from its packages (https://docs.citusdata.com), ' +
           'or on these machines with ../shared/citus/install.sh; npm run test:citus needs it.',
       );
     }
-    const nodes = await Promise.all([0, 1, 2].map(() => PrivatePostgres.start(CITUS_SETTINGS)));
+    const nodes = await Promise.all([0, 1, 2].map(() => PrivatePostgres.start({ ...CITUS_SETTINGS, ...settings })));
     return new CitusCluster(nodes[0]!, nodes.slice(1));
   }
 
