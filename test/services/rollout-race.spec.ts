@@ -1,6 +1,6 @@
 import { MembershipRolloutService, MembershipsModule, MembershipWritesService } from '#libs/memberships';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from '../support/app.js';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
 const CALLER = { actor: 'test-suite' };
@@ -64,17 +64,6 @@ describe('explicit removals racing a rollout (service level)', () => {
   );
 });
 
-/** Polls until `count` backends of this database wait for a lock (plain PostgreSQL's view of waits). */
-async function untilWaiting(db: pg.Pool, count: number): Promise<void> {
-  for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    if (rows[0].n >= count) return;
-    if (Date.now() - started > 10_000) throw new Error(`fewer than ${count} transactions ever waited for a lock`);
-  }
-}
-
 /**
  * The same races with their interleavings forced: the test holds a row that one side needs, so
  * the other side reaches its critical point first, and asserts that both sides did wait. On a
@@ -90,6 +79,10 @@ describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rol
   });
   afterAll(async () => s?.close());
 
+  /** Resolves once a statement like `statement` waits for a lock. */
+  const waitingIn = (statement: string) =>
+    eventually(async () => (await s.make.lockWaits(statement)) > 0, 10_000, `a wait in ${statement}`);
+
   it('a removal committed while the chunk waits for its user is seen by the chunk', async () => {
     const segmentId = await s.make.segment('FORCED_OPT_OUT', { autoPercent: 100, rollout: 'pending' });
     // The removal locks its user, then waits on this uncommitted opt-out of the same pair.
@@ -97,10 +90,10 @@ describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rol
     await holder.query('BEGIN');
     await holder.query('INSERT INTO segment_opt_outs (user_id, segment_id) VALUES ($1, $2)', [user, segmentId]);
     const removal = s.get(MembershipWritesService).changeUserSegments(user, { add: [], remove: ['FORCED_OPT_OUT'] }, CALLER);
-    await untilWaiting(s.db, 1);
+    await waitingIn('%INSERT INTO segment_opt_outs%');
     // The chunk judges the user eligible (no opt-out it can see) and waits for the removal's lock.
     const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
-    await untilWaiting(s.db, 2);
+    await waitingIn('%FOR NO KEY UPDATE%');
     await holder.query('ROLLBACK');
     holder.release();
     await removal;
@@ -120,7 +113,7 @@ describe.skipIf(inject('citusNodes').length > 0)('explicit removals racing a rol
     await holder.query('BEGIN');
     await holder.query(`INSERT INTO memberships (user_id, segment_id, source) VALUES (40, $1, 'auto')`, [segmentId]);
     const rollout = s.get(MembershipRolloutService).run(segmentId, 1);
-    await untilWaiting(s.db, 1);
+    await waitingIn(`%INSERT INTO memberships%'auto'%`);
     let removed = false;
     const removal = s
       .get(MembershipWritesService)

@@ -1,6 +1,7 @@
 import { MembershipsModule, MembershipWritesService, SegmentPurgeService } from '#libs/memberships';
 import { SegmentsModule, SegmentsService } from '#libs/segments';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from '../support/app.js';
 import { createServiceSuite, type ServiceSuite } from '../support/services.js';
 
 const CALLER = { actor: 'deletion-race-suite' };
@@ -22,15 +23,9 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
   });
   afterAll(async () => s?.close());
 
-  const lockWaiters = async () =>
-    (await s.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))
-      .rows[0].n as number;
-
-  const until = async (check: () => Promise<boolean>) => {
-    for (const started = Date.now(); !(await check()); await new Promise((resolve) => setTimeout(resolve, 20))) {
-      if (Date.now() - started > 10_000) throw new Error('the interleaving was never reached');
-    }
-  };
+  /** Resolves once a statement like `statement` waits for a lock. */
+  const waitingIn = (statement: string) =>
+    eventually(async () => (await s.make.lockWaits(statement)) > 0, 10_000, `a wait in ${statement}`);
 
   it('waits for the change in flight; the purge removes what it added, logged after the add', async () => {
     const segmentId = await s.make.segment('DOOMED');
@@ -39,9 +34,9 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
     await holder.query('BEGIN');
     await holder.query(`INSERT INTO memberships (user_id, segment_id, source) VALUES ($1, $2, 'manual')`, [USER, segmentId]);
     const add = s.get(MembershipWritesService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER);
-    await until(async () => (await lockWaiters()) >= 1);
+    await waitingIn('%INSERT INTO memberships%');
     const deletion = s.get(SegmentsService).delete('DOOMED', CALLER);
-    await until(async () => (await lockWaiters()) >= 2);
+    await waitingIn('%pg_advisory_xact_lock(%');
     await holder.query('ROLLBACK');
     holder.release();
     expect(await add).toMatchObject({ added: ['DOOMED'] });
@@ -58,8 +53,8 @@ describe.skipIf(inject('citusNodes').length > 0)('segment deletion racing a memb
       ['remove', 'segment_deleted'],
     ]);
     expect(rows[0].occurred_at.getTime()).toBeLessThanOrEqual(deleted.deletedAt!.getTime());
-    await expect(s.get(MembershipWritesService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER)).rejects.toThrow(
-      /DOOMED/,
-    );
+    await expect(
+      s.get(MembershipWritesService).changeUserSegments(USER, { add: [{ slug: 'DOOMED' }], remove: [] }, CALLER),
+    ).rejects.toThrow(/DOOMED/);
   });
 });
