@@ -6,11 +6,14 @@ import { postgresBin, PrivatePostgres, serverUrl } from './private-servers.js';
 /** What every node of a Citus cluster needs: the extension loaded at start, and two-phase commit across nodes. */
 const CITUS_SETTINGS = { shared_preload_libraries: 'citus', max_prepared_transactions: '200', wal_level: 'logical' };
 
-const run = async (url: string, ...statements: string[]) => {
+/** Runs `statements` in order on a connection of their own; returns the last one's rows. */
+const run = async (url: string, ...statements: string[]): Promise<Record<string, unknown>[]> => {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    for (const statement of statements) await client.query(statement);
+    let rows: Record<string, unknown>[] = [];
+    for (const statement of statements) rows = (await client.query(statement)).rows;
+    return rows;
   } finally {
     await client.end();
   }
@@ -81,18 +84,8 @@ export class CitusCluster {
    * COMMIT PREPARED holds them, durable but invisible, until the coordinator's 2PC recovery.
    */
   async preparedOnWorkers(): Promise<number> {
-    const counts = await Promise.all(
-      this.workers.map(async (worker) => {
-        const client = new pg.Client({ connectionString: worker.url() });
-        await client.connect();
-        try {
-          return Number((await client.query('SELECT count(*) AS n FROM pg_prepared_xacts')).rows[0].n);
-        } finally {
-          await client.end();
-        }
-      }),
-    );
-    return counts.reduce((sum, count) => sum + count, 0);
+    const counts = await Promise.all(this.workers.map((worker) => run(worker.url(), 'SELECT count(*) AS n FROM pg_prepared_xacts')));
+    return counts.reduce((sum, [row]) => sum + Number(row!.n), 0);
   }
 
   async stop(): Promise<void> {
